@@ -1,0 +1,177 @@
+//! Headless subcommands. They drive the engine through the same commands and events as the GUI.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use cadenza_engine::gm;
+use cadenza_engine::song::Song;
+use cadenza_engine::timing::format_seconds;
+use cadenza_engine::{Engine, EngineConfig, EngineHandle, Event, JobId, JobOutput};
+use indicatif::{ProgressBar, ProgressStyle};
+
+fn start(config: EngineConfig) -> Result<EngineHandle> {
+    Engine::spawn(config).context("could not start the engine thread")
+}
+
+/// Waits for a job, drawing a progress bar when `bar` is set and printing notices.
+fn wait_for(engine: &EngineHandle, id: JobId, bar: Option<&ProgressBar>) -> Result<JobOutput> {
+    for event in engine.events().iter() {
+        match event {
+            Event::JobProgress {
+                id: job,
+                fraction,
+                message,
+            } if job == id => {
+                if let Some(bar) = bar {
+                    bar.set_position((fraction * 1000.0) as u64);
+                    bar.set_message(message);
+                }
+            }
+            Event::JobFinished { id: job, output } if job == id => return Ok(output),
+            Event::JobFailed { id: job, message } if job == id => bail!(message),
+            Event::JobCancelled { id: job } if job == id => bail!("cancelled"),
+            Event::Notice(text) => match bar {
+                Some(bar) => bar.suspend(|| eprintln!("cadenza: note: {text}")),
+                None => eprintln!("cadenza: note: {text}"),
+            },
+            _ => {}
+        }
+    }
+    bail!("the engine stopped unexpectedly")
+}
+
+fn open(engine: &EngineHandle, path: &Path) -> Result<std::sync::Arc<Song>> {
+    match wait_for(engine, engine.open_midi(path), None)? {
+        JobOutput::SongLoaded { song, .. } => Ok(song),
+        other => bail!("unexpected engine reply {other:?}"),
+    }
+}
+
+pub fn info(config: EngineConfig, path: &Path) -> Result<()> {
+    let engine = start(config)?;
+    let song = open(&engine, path)?;
+    print!("{}", describe(&song, path));
+    Ok(())
+}
+
+/// The `info` report.
+pub fn describe(song: &Song, path: &Path) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let end = song.end_tick();
+    let bars = if end == 0 {
+        0
+    } else {
+        song.tick_to_bar_beat(end.saturating_sub(1)).bar
+    };
+    let _ = writeln!(out, "File:      {}", path.display());
+    let _ = writeln!(out, "PPQ:       {}", song.ppq);
+    let _ = writeln!(
+        out,
+        "Length:    {} ({bars} bars, {end} ticks)",
+        format_seconds(song.duration_seconds())
+    );
+    let tempos: Vec<String> = song
+        .tempos
+        .iter()
+        .take(6)
+        .map(|t| format!("{:.1}", t.bpm()))
+        .collect();
+    let more = if song.tempos.len() > 6 {
+        format!(" … ({} changes)", song.tempos.len())
+    } else {
+        String::new()
+    };
+    let _ = writeln!(out, "Tempo:     {} BPM{more}", tempos.join(" → "));
+    let sigs: Vec<String> = song
+        .time_signatures
+        .iter()
+        .take(6)
+        .map(|s| format!("{}/{}", s.numerator, s.denominator))
+        .collect();
+    let _ = writeln!(out, "Time:      {}", sigs.join(" → "));
+    let key = song
+        .key_signature()
+        .map_or_else(|| "not set".to_string(), |k| k.name());
+    let _ = writeln!(out, "Key:       {key}");
+    let _ = writeln!(
+        out,
+        "Tracks:    {} ({} notes)",
+        song.tracks.len(),
+        song.note_count()
+    );
+    let _ = writeln!(
+        out,
+        "  #  {:<24} {:<30} {:>3} {:>6}  range",
+        "name", "program", "ch", "notes"
+    );
+    for (i, track) in song.tracks.iter().enumerate() {
+        let program = if track.is_drum {
+            "Drums".to_string()
+        } else {
+            format!("{} ({})", gm::program_name(track.program), track.program)
+        };
+        let low = track.notes.iter().map(|n| n.pitch).min();
+        let high = track.notes.iter().map(|n| n.pitch).max();
+        let range = match (low, high) {
+            (Some(l), Some(h)) => format!("{}–{}", gm::pitch_name(l), gm::pitch_name(h)),
+            _ => "-".into(),
+        };
+        let name: String = track.name.chars().take(24).collect();
+        let _ = writeln!(
+            out,
+            "{:>3}  {:<24} {:<30} {:>3} {:>6}  {range}",
+            i + 1,
+            name,
+            program,
+            track.channel + 1,
+            track.notes.len()
+        );
+    }
+    out
+}
+
+pub fn convert(config: EngineConfig, input: &Path, output: &Path) -> Result<()> {
+    let engine = start(config)?;
+    let song = open(&engine, input)?;
+    wait_for(&engine, engine.export_midi(output), None)?;
+    eprintln!(
+        "cadenza: wrote {} ({} tracks, {} notes)",
+        output.display(),
+        song.tracks.len(),
+        song.note_count()
+    );
+    Ok(())
+}
+
+pub fn render(config: EngineConfig, input: &Path, output: &Path) -> Result<()> {
+    let engine = start(config)?;
+    open(&engine, input)?;
+    let bar = ProgressBar::new(1000);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {msg:>10} [{bar:40}] {percent:>3}% {elapsed_precise}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let result = wait_for(&engine, engine.render(output, None), Some(&bar));
+    bar.finish_and_clear();
+    match result? {
+        JobOutput::Rendered {
+            path,
+            seconds,
+            synth,
+        } => {
+            eprintln!(
+                "cadenza: rendered {} ({}, {synth})",
+                path.display(),
+                format_seconds(seconds)
+            );
+            Ok(())
+        }
+        other => bail!("unexpected engine reply {other:?}"),
+    }
+}

@@ -1,0 +1,69 @@
+//! `cadenza`: the GUI with no subcommand, or headless jobs from the command line.
+
+mod cli;
+mod demo;
+mod gui;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use cadenza_engine::synth::SoundFontChoice;
+use cadenza_engine::{BackendPreference, EngineConfig};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "cadenza",
+    version,
+    about = "Cadenza: a music workstation with on-device machine learning"
+)]
+#[command(args_conflicts_with_subcommands = true)]
+struct Cli {
+    /// ML backend: auto (wgpu on a GPU, else CPU), cpu or wgpu.
+    #[arg(long, global = true, default_value = "auto", value_parser = parse_backend)]
+    backend: BackendPreference,
+    /// General MIDI SoundFont (.sf2) for playback and rendering, or `builtin`.
+    #[arg(long, global = true, value_name = "FILE")]
+    soundfont: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// A MIDI file to open in the window (the demo song when omitted).
+    file: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Show tracks, programs, notes, tempo and length of a MIDI file.
+    Info { file: PathBuf },
+    /// Read a MIDI file and write it back normalised as SMF type 1.
+    Convert { input: PathBuf, output: PathBuf },
+    /// Render a MIDI file to a WAV file through the SoundFont synth.
+    Render { input: PathBuf, output: PathBuf },
+}
+
+fn parse_backend(s: &str) -> Result<BackendPreference, String> {
+    s.parse()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = EngineConfig {
+        backend: cli.backend,
+        soundfont: SoundFontChoice::from_arg(cli.soundfont.as_deref()),
+        ..EngineConfig::default()
+    };
+    let result = match cli.command {
+        Some(Command::Info { file }) => cli::info(config, &file),
+        Some(Command::Convert { input, output }) => cli::convert(config, &input, &output),
+        Some(Command::Render { input, output }) => cli::render(config, &input, &output),
+        None => gui::run(config, cli.file),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // One clear line: the chain of causes joined, no backtrace.
+            eprintln!("cadenza: error: {}", format!("{err:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}

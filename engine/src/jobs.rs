@@ -1,0 +1,145 @@
+//! Background jobs: ids, progress, cancellation, and panic isolation.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crossbeam_channel::Sender;
+
+use crate::engine::Event;
+use crate::song::Song;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct JobId(pub u64);
+
+impl std::fmt::Display for JobId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "job {}", self.0)
+    }
+}
+
+/// What a finished job hands back.
+#[derive(Debug, Clone)]
+pub enum JobOutput {
+    Done,
+    /// A song read from a file; the engine makes it the current song.
+    SongLoaded {
+        song: Arc<Song>,
+        path: PathBuf,
+    },
+    MidiWritten {
+        path: PathBuf,
+    },
+    Rendered {
+        path: PathBuf,
+        seconds: f64,
+        synth: String,
+    },
+    Message(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobError {
+    Cancelled,
+    Failed(String),
+}
+
+impl<E: std::error::Error> From<E> for JobError {
+    fn from(err: E) -> Self {
+        JobError::Failed(err.to_string())
+    }
+}
+
+pub type JobResult = Result<JobOutput, JobError>;
+
+/// A unit of background work.
+pub struct Job {
+    pub label: String,
+    pub(crate) run: Box<dyn FnOnce(&JobContext) -> JobResult + Send>,
+}
+
+impl Job {
+    pub fn new(
+        label: impl Into<String>,
+        run: impl FnOnce(&JobContext) -> JobResult + Send + 'static,
+    ) -> Self {
+        Self {
+            label: label.into(),
+            run: Box::new(run),
+        }
+    }
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("label", &self.label)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Notices the user should see once per session (e.g. "no SoundFont, using the built-in synth").
+#[derive(Debug, Clone, Default)]
+pub struct Notices {
+    shown: Arc<Mutex<HashSet<String>>>,
+}
+
+impl Notices {
+    /// True the first time a given notice is offered.
+    pub fn first_time(&self, notice: &str) -> bool {
+        self.shown
+            .lock()
+            .map(|mut shown| shown.insert(notice.to_string()))
+            .unwrap_or(true)
+    }
+}
+
+/// What a running job sees: its id, a progress reporter, and its cancel flag.
+pub struct JobContext {
+    pub id: JobId,
+    pub(crate) cancel: Arc<AtomicBool>,
+    pub(crate) events: Sender<Event>,
+    pub(crate) notices: Notices,
+}
+
+impl JobContext {
+    /// Reports progress (0..=1) with a short message.
+    pub fn progress(&self, fraction: f64, message: impl Into<String>) {
+        let _ = self.events.send(Event::JobProgress {
+            id: self.id,
+            fraction: fraction.clamp(0.0, 1.0) as f32,
+            message: message.into(),
+        });
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+
+    /// `Err(Cancelled)` once cancel was asked, for `?` in job loops.
+    pub fn check_cancelled(&self) -> Result<(), JobError> {
+        if self.is_cancelled() {
+            Err(JobError::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Tells the user something, once per session for the same text.
+    pub fn notice(&self, text: impl Into<String>) {
+        let text = text.into();
+        if self.notices.first_time(&text) {
+            let _ = self.events.send(Event::Notice(text));
+        }
+    }
+}
+
+/// The text of a caught panic (panics carry a `&str` or a `String`).
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    match (panic.downcast_ref::<&str>(), panic.downcast_ref::<String>()) {
+        (Some(text), _) => (*text).to_string(),
+        (_, Some(text)) => text.clone(),
+        _ => "panic with no message".into(),
+    }
+}

@@ -1,0 +1,24 @@
+//! Cadenza's engine: the song model and its edits, MIDI files, the synth, and the background
+//! engine thread that the GUI and the CLI drive through commands and events.
+
+pub mod edit;
+pub mod engine;
+pub mod fsutil;
+pub mod gm;
+pub mod history;
+pub mod jobs;
+pub mod midi;
+pub mod song;
+pub mod synth;
+pub mod timing;
+
+#[cfg(feature = "ml")]
+pub use cadenza_models::{BackendKind, BackendPreference};
+pub use edit::{Edit, EditError, TrackProps};
+pub use engine::{Command, Engine, EngineConfig, EngineHandle, Event};
+pub use history::{GestureId, History};
+pub use jobs::{Job, JobContext, JobError, JobId, JobOutput};
+pub use song::{
+    BendPoint, KeySignatureChange, Note, Song, TempoChange, TimeSignatureChange, Track,
+};
+pub use timing::{BarBeat, TempoMap};

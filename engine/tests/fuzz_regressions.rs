@@ -1,0 +1,27 @@
+//! Inputs the fuzzer (`fuzz/`, target `import_smf`) once found problems with, kept as
+//! regression tests: each must import to a song or a typed error, never panic, and a song that
+//! imports must survive export and re-import.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use cadenza_engine::midi::{parse_song, song_to_bytes};
+
+#[test]
+fn fuzzer_findings_stay_fixed() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fuzz_regressions");
+    let mut count = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        if let Ok(song) = parse_song(&bytes) {
+            let again = song_to_bytes(&song).unwrap();
+            parse_song(&again)
+                .unwrap_or_else(|e| panic!("{}: export does not re-import: {e}", path.display()));
+        }
+        count += 1;
+    }
+    assert!(count > 0, "no regression inputs in {dir}");
+}

@@ -1,0 +1,185 @@
+//! The `cadenza` command line on real files: pieces of the music21 corpus converted to MIDI
+//! (tests/fixtures/corpus, made by scripts/make_corpus_fixtures.py) and broken files.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use cadenza_engine::midi::read_song;
+use cadenza_tests::{cadenza, fixture, repo_root, stderr, stdout};
+
+const CORPUS: &[(&str, usize)] = &[
+    ("bach_bwv66.6.mid", 4),
+    ("mozart_k80_1.mid", 4),
+    ("beethoven_op18no1_2.mid", 4),
+    ("joplin_maple_leaf_rag.mid", 2),
+    ("monteverdi_madrigal_3_1.mid", 5),
+];
+
+#[test]
+fn info_describes_real_pieces() {
+    for (name, tracks) in CORPUS {
+        let path = fixture(&format!("corpus/{name}"));
+        let out = cadenza(&["info", path.to_str().unwrap()]);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        let text = stdout(&out);
+        let song = read_song(&path).unwrap();
+        assert!(
+            text.contains(&format!(
+                "Tracks:    {tracks} ({} notes)",
+                song.note_count()
+            )),
+            "{name}:\n{text}"
+        );
+        assert!(
+            song.note_count() > 50,
+            "{name} has only {} notes",
+            song.note_count()
+        );
+        assert!(
+            text.contains("Tempo:") && text.contains("BPM") && text.contains("Length:"),
+            "{text}"
+        );
+    }
+    let bach = stdout(&cadenza(&[
+        "info",
+        fixture("corpus/bach_bwv66.6.mid").to_str().unwrap(),
+    ]));
+    assert!(
+        bach.contains("Key:       F♯ minor") || bach.contains("Key:       A major"),
+        "{bach}"
+    );
+}
+
+#[test]
+fn convert_keeps_every_note() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, _) in CORPUS {
+        let input = fixture(&format!("corpus/{name}"));
+        let output = dir.path().join(name);
+        let out = cadenza(&["convert", input.to_str().unwrap(), output.to_str().unwrap()]);
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        let (a, b) = (read_song(&input).unwrap(), read_song(&output).unwrap());
+        assert_eq!(a, b, "{name}: conversion changed the song");
+        // Converting again is byte-stable.
+        let again = dir.path().join(format!("again-{name}"));
+        assert!(
+            cadenza(&["convert", output.to_str().unwrap(), again.to_str().unwrap()])
+                .status
+                .success()
+        );
+        assert_eq!(
+            std::fs::read(&output).unwrap(),
+            std::fs::read(&again).unwrap()
+        );
+    }
+}
+
+#[test]
+fn render_writes_audio_of_the_right_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = fixture("corpus/bach_bwv66.6.mid");
+    let wav = dir.path().join("bach.wav");
+    let out = cadenza(&[
+        "render",
+        input.to_str().unwrap(),
+        wav.to_str().unwrap(),
+        "--soundfont",
+        "builtin",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reader = hound::WavReader::open(&wav).unwrap();
+    let spec = reader.spec();
+    assert_eq!(
+        (spec.channels, spec.sample_rate, spec.bits_per_sample),
+        (2, 44_100, 16)
+    );
+    let seconds = reader.duration() as f64 / 44_100.0;
+    let expected = read_song(&input).unwrap().duration_seconds() + 1.5;
+    assert!(
+        (seconds - expected).abs() < 0.01,
+        "{seconds} s rendered, {expected} s expected"
+    );
+    let loud = reader
+        .into_samples::<i16>()
+        .filter_map(Result::ok)
+        .filter(|s| s.abs() > 500)
+        .count();
+    assert!(
+        loud > 44_100,
+        "the render is nearly silent ({loud} loud samples)"
+    );
+}
+
+#[test]
+fn render_with_the_system_soundfont_when_there_is_one() {
+    let sf2 = std::path::Path::new("/usr/share/sounds/sf2/FluidR3_GM.sf2");
+    if !sf2.exists() {
+        eprintln!("skipped: {} is not installed", sf2.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("bach.wav");
+    let out = cadenza(&[
+        "render",
+        fixture("corpus/bach_bwv66.6.mid").to_str().unwrap(),
+        wav.to_str().unwrap(),
+        "--soundfont",
+        sf2.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("FluidR3_GM.sf2"), "{}", stderr(&out));
+}
+
+#[test]
+fn broken_files_fail_with_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read(repo_root().join("assets/demo/bach_bwv7.7.mid")).unwrap();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("empty.mid", vec![], "not a Standard MIDI File"),
+        (
+            "truncated.mid",
+            good[..good.len() / 2].to_vec(),
+            "file ends inside a track chunk",
+        ),
+        (
+            "zero-ppq.mid",
+            [&good[..12], &[0, 0], &good[14..]].concat(),
+            "PPQ 0",
+        ),
+        (
+            "text.mid",
+            b"this is not music at all".to_vec(),
+            "not a Standard MIDI File",
+        ),
+    ];
+    for (name, bytes, expected) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        for args in [
+            vec!["info", path.to_str().unwrap()],
+            vec!["convert", path.to_str().unwrap(), "/tmp/never-written.mid"],
+        ] {
+            let out = cadenza(&args);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(1), "{name}: {err}");
+            assert_eq!(err.lines().count(), 1, "{name}: not one line:\n{err}");
+            assert!(
+                err.starts_with("cadenza: error: ") && err.contains(name) && err.contains(expected),
+                "{name}: {err}"
+            );
+        }
+    }
+    let missing = cadenza(&["info", "/no/such/file.mid"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("/no/such/file.mid"));
+}
+
+#[test]
+fn unknown_backend_is_rejected() {
+    let out = cadenza(&["--backend", "tpu", "info", "x.mid"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("unknown backend 'tpu'"),
+        "{}",
+        stderr(&out)
+    );
+}
