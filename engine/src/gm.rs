@@ -207,7 +207,7 @@ pub fn drum_name(key: u8) -> Option<&'static str> {
 /// Scientific pitch name of a MIDI key: 60 → "C4".
 pub fn pitch_name(key: u8) -> String {
     const NAMES: [&str; 12] = [
-        "C", "C♯", "D", "D♯", "E", "F", "F♯", "G", "G♯", "A", "A♯", "B",
+        "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B",
     ];
     format!(
         "{}{}",
@@ -228,7 +228,7 @@ mod tests {
         assert_eq!(program_by_name("violin"), Some(40));
         assert_eq!(program_by_name("128"), None);
         assert_eq!(pitch_name(60), "C4");
-        assert_eq!(pitch_name(61), "C♯4");
+        assert_eq!(pitch_name(61), "C#4");
         assert_eq!(families().count(), 16);
     }
 }

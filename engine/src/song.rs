@@ -143,13 +143,13 @@ pub struct KeySignatureChange {
 }
 
 impl KeySignatureChange {
-    /// A readable name such as "E♭ major" or "F♯ minor".
+    /// A readable name such as "Eb major" or "F# minor" (ASCII, so every font can show it).
     pub fn name(&self) -> String {
         const MAJOR: [&str; 15] = [
-            "C♭", "G♭", "D♭", "A♭", "E♭", "B♭", "F", "C", "G", "D", "A", "E", "B", "F♯", "C♯",
+            "Cb", "Gb", "Db", "Ab", "Eb", "Bb", "F", "C", "G", "D", "A", "E", "B", "F#", "C#",
         ];
         const MINOR: [&str; 15] = [
-            "A♭", "E♭", "B♭", "F", "C", "G", "D", "A", "E", "B", "F♯", "C♯", "G♯", "D♯", "A♯",
+            "Ab", "Eb", "Bb", "F", "C", "G", "D", "A", "E", "B", "F#", "C#", "G#", "D#", "A#",
         ];
         let index = usize::try_from(i16::from(self.sharps.clamp(-7, 7)) + 7).unwrap_or(7);
         if self.minor {

@@ -138,7 +138,7 @@ impl CadenzaApp {
             ui.label(&self.title);
             ui.separator();
             let tempo = self.song.tempos.first().map_or(120.0, |t| t.bpm());
-            ui.label(format!("♩ = {tempo:.0}"));
+            ui.label(format!("{tempo:.0} BPM"));
             if let Some(sig) = self.song.time_signatures.first() {
                 ui.label(format!("{}/{}", sig.numerator, sig.denominator));
             }

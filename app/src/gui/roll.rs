@@ -8,6 +8,9 @@ use eframe::egui::{self, Align2, Color32, FontId, Pos2, Rect, Sense, Stroke, Str
 
 const KEYBOARD_WIDTH: f32 = 52.0;
 const RULER_HEIGHT: f32 = 22.0;
+/// Zoom limits in pixels per quarter note, so they mean the same at any PPQ.
+const MIN_PIXELS_PER_QUARTER: f32 = 2.0;
+const MAX_PIXELS_PER_QUARTER: f32 = 1200.0;
 
 const PALETTE: [Color32; 8] = [
     Color32::from_rgb(0x4e, 0x9a, 0xf1),
@@ -55,7 +58,10 @@ impl RollView {
     /// Frames the whole song: its length across, its pitch range centred.
     pub fn fit(&mut self, song: &Song) {
         let end = song.end_tick().max(u64::from(song.ppq) * 16) as f32;
-        self.pixels_per_tick = (950.0 / end).clamp(0.005, 2.0);
+        self.pixels_per_tick = (950.0 / end).clamp(
+            MIN_PIXELS_PER_QUARTER / f32::from(song.ppq),
+            MAX_PIXELS_PER_QUARTER / f32::from(song.ppq),
+        );
         self.left_tick = 0.0;
         let pitches = song
             .tracks
@@ -74,7 +80,7 @@ impl RollView {
     pub fn show(&mut self, ui: &mut egui::Ui, song: &Song) {
         let (response, painter) = ui.allocate_painter(ui.available_size(), Sense::click_and_drag());
         let rect = response.rect;
-        self.handle_input(ui, &response, rect);
+        self.handle_input(ui, &response, rect, f32::from(song.ppq));
         let grid = Rect::from_min_max(
             Pos2::new(rect.left() + KEYBOARD_WIDTH, rect.top() + RULER_HEIGHT),
             rect.max,
@@ -193,7 +199,7 @@ impl RollView {
         }
     }
 
-    fn handle_input(&mut self, ui: &egui::Ui, response: &egui::Response, rect: Rect) {
+    fn handle_input(&mut self, ui: &egui::Ui, response: &egui::Response, rect: Rect, ppq: f32) {
         if !response.hovered() {
             return;
         }
@@ -213,7 +219,8 @@ impl RollView {
                 (scroll.y / 200.0).exp()
             };
             let tick_at_anchor = self.left_tick + anchor_x / self.pixels_per_tick;
-            self.pixels_per_tick = (self.pixels_per_tick * factor).clamp(0.002, 4.0);
+            self.pixels_per_tick = (self.pixels_per_tick * factor)
+                .clamp(MIN_PIXELS_PER_QUARTER / ppq, MAX_PIXELS_PER_QUARTER / ppq);
             self.left_tick = (tick_at_anchor - anchor_x / self.pixels_per_tick).max(0.0);
         } else if modifiers.shift && scroll.y != 0.0 {
             self.key_height = (self.key_height * (scroll.y / 200.0).exp()).clamp(4.0, 32.0);
