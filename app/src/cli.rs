@@ -72,25 +72,15 @@ pub fn describe(song: &Song, path: &Path) -> String {
         "Length:    {} ({bars} bars, {end} ticks)",
         format_seconds(song.duration_seconds())
     );
-    let tempos: Vec<String> = song
-        .tempos
-        .iter()
-        .take(6)
-        .map(|t| format!("{:.1}", t.bpm()))
-        .collect();
-    let more = if song.tempos.len() > 6 {
-        format!(" … ({} changes)", song.tempos.len())
-    } else {
-        String::new()
-    };
-    let _ = writeln!(out, "Tempo:     {} BPM{more}", tempos.join(" → "));
-    let sigs: Vec<String> = song
-        .time_signatures
-        .iter()
-        .take(6)
-        .map(|s| format!("{}/{}", s.numerator, s.denominator))
-        .collect();
-    let _ = writeln!(out, "Time:      {}", sigs.join(" → "));
+    // Files often repeat a change with the same value (at every section); show real changes.
+    let tempos = distinct(song.tempos.iter().map(|t| format!("{:.1}", t.bpm())));
+    let _ = writeln!(out, "Tempo:     {} BPM", summarise(&tempos));
+    let sigs = distinct(
+        song.time_signatures
+            .iter()
+            .map(|s| format!("{}/{}", s.numerator, s.denominator)),
+    );
+    let _ = writeln!(out, "Time:      {}", summarise(&sigs));
     let key = song
         .key_signature()
         .map_or_else(|| "not set".to_string(), |k| k.name());
@@ -173,5 +163,31 @@ pub fn render(config: EngineConfig, input: &Path, output: &Path) -> Result<()> {
             Ok(())
         }
         other => bail!("unexpected engine reply {other:?}"),
+    }
+}
+
+/// Drops consecutive repeats.
+fn distinct(values: impl Iterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for value in values {
+        if out.last() != Some(&value) {
+            out.push(value);
+        }
+    }
+    out
+}
+
+/// "a → b → c", or the first six and a count.
+fn summarise(changes: &[String]) -> String {
+    let shown = changes
+        .iter()
+        .take(6)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" → ");
+    if changes.len() > 6 {
+        format!("{shown} … ({} changes)", changes.len())
+    } else {
+        shown
     }
 }

@@ -20,9 +20,10 @@ use clap::{Parser, Subcommand};
 #[command(args_conflicts_with_subcommands = true)]
 struct Cli {
     /// ML backend: auto (wgpu on a GPU, else CPU), cpu or wgpu.
-    #[arg(long, global = true, default_value = "auto", value_parser = parse_backend)]
+    #[arg(long, global = true, env = "CADENZA_BACKEND", default_value = "auto", value_parser = parse_backend)]
     backend: BackendPreference,
-    /// General MIDI SoundFont (.sf2) for playback and rendering, or `builtin`.
+    /// General MIDI SoundFont (.sf2) for playback and rendering, or `builtin` [default: search
+    /// $CADENZA_SOUNDFONT, then the system SoundFont folders].
     #[arg(long, global = true, value_name = "FILE")]
     soundfont: Option<PathBuf>,
     #[command(subcommand)]
