@@ -4,7 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/setup.sh
 ensure_rust
-ensure_apt pkg-config libasound2-dev fluid-soundfont-gm python3 python3-venv python3-pip
+# mesa-vulkan-drivers gives a software Vulkan adapter, so the wgpu path is tested without a GPU.
+ensure_apt pkg-config libasound2-dev fluid-soundfont-gm python3 python3-venv python3-pip mesa-vulkan-drivers
 ensure_python_venv
 # The end-to-end tests run the built `cadenza` binary.
 cargo build --workspace --locked

@@ -254,6 +254,23 @@ mod tests {
         );
     }
 
+    /// Keeps the wgpu path honest without a GPU: on a software Vulkan adapter (Mesa's lavapipe,
+    /// which scripts/test.sh installs) the start-up check must compute the right answer.
+    #[test]
+    fn wgpu_path_computes_on_a_software_adapter() {
+        let Some(software) = probe_adapters().into_iter().find(AdapterInfo::is_software) else {
+            eprintln!("skipped: no software wgpu adapter (install mesa-vulkan-drivers)");
+            return;
+        };
+        let runtime = MlRuntime {
+            kind: BackendKind::Wgpu,
+            device: Device::wgpu(DeviceKind::Cpu),
+            adapter: Some(software.name.clone()),
+            reason: "test".into(),
+        };
+        smoke_test(&runtime).unwrap_or_else(|e| panic!("wgpu on {}: {e}", software.name));
+    }
+
     #[test]
     fn preference_parses() {
         assert_eq!(
