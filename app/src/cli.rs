@@ -10,7 +10,12 @@ use cadenza_engine::timing::format_seconds;
 use cadenza_engine::{Engine, EngineConfig, EngineHandle, Event, JobId, JobOutput};
 use indicatif::{ProgressBar, ProgressStyle};
 
+/// Starts the engine for a job that runs no model, so no graphics driver is probed.
 fn start(config: EngineConfig) -> Result<EngineHandle> {
+    let config = EngineConfig {
+        choose_backend_at_start: false,
+        ..config
+    };
     Engine::spawn(config).context("could not start the engine thread")
 }
 

@@ -23,6 +23,10 @@ use crate::synth::{RenderOptions, SoundFontChoice, load_synth, render_to_wav};
 pub struct EngineConfig {
     #[cfg(feature = "ml")]
     pub backend: BackendPreference,
+    /// Choose the ML backend when the engine starts (the GUI). Headless jobs that run no model
+    /// turn this off and skip probing graphics drivers.
+    #[cfg(feature = "ml")]
+    pub choose_backend_at_start: bool,
     pub soundfont: SoundFontChoice,
     /// Background job workers.
     pub workers: usize,
@@ -33,6 +37,8 @@ impl Default for EngineConfig {
         Self {
             #[cfg(feature = "ml")]
             backend: BackendPreference::Auto,
+            #[cfg(feature = "ml")]
+            choose_backend_at_start: true,
             soundfont: SoundFontChoice::Auto,
             workers: 2,
         }
@@ -252,7 +258,9 @@ impl EngineThread {
     fn run(mut self, commands: Receiver<Command>) {
         self.start_workers();
         #[cfg(feature = "ml")]
-        self.choose_backend();
+        if self.config.choose_backend_at_start {
+            self.choose_backend();
+        }
         loop {
             select! {
                 recv(commands) -> command => match command {

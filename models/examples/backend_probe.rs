@@ -1,13 +1,19 @@
 //! Prints the adapters wgpu sees, the backend Cadenza would choose, and (with `--software`)
 //! runs the start-up check on a software adapter too, to exercise the wgpu path without a GPU.
 
-use cadenza_models::runtime::{smoke_test, BackendKind, MlRuntime};
-use cadenza_models::{probe_adapters, select_backend, BackendPreference};
+use cadenza_models::runtime::{BackendKind, MlRuntime, smoke_test};
+use cadenza_models::{BackendPreference, probe_adapters, select_backend};
 
 fn main() {
     let adapters = probe_adapters();
     for a in &adapters {
-        println!("adapter: {} on {} ({:?}, software: {})", a.name, a.api, a.device_type, a.is_software());
+        println!(
+            "adapter: {} on {} ({:?}, software: {})",
+            a.name,
+            a.api,
+            a.device_type,
+            a.is_software()
+        );
     }
     let chosen = select_backend(BackendPreference::Auto, &adapters);
     println!("chosen: {} — {}", chosen.kind, chosen.reason);
@@ -19,6 +25,11 @@ fn main() {
             reason: "forced".into(),
         };
         let start = std::time::Instant::now();
-        println!("wgpu on {}: {:?} in {:.1?}", adapters[0].name, smoke_test(&runtime), start.elapsed());
+        println!(
+            "wgpu on {}: {:?} in {:.1?}",
+            adapters[0].name,
+            smoke_test(&runtime),
+            start.elapsed()
+        );
     }
 }
