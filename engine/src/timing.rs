@@ -85,28 +85,45 @@ pub fn ticks_per_bar(ppq: u16, sig: &TimeSignatureChange) -> u64 {
     ticks_per_beat(ppq, sig) * u64::from(sig.numerator.max(1))
 }
 
-/// Converts a tick to bars:beats:ticks. A time-signature change starts a new bar.
-pub fn tick_to_bar_beat(ppq: u16, sigs: &[TimeSignatureChange], tick: u64) -> BarBeat {
-    let mut bar_base = 0u64;
-    let mut sig = TimeSignatureChange {
-        tick: 0,
-        numerator: 4,
-        denominator: 4,
-    };
-    for next in sigs {
-        if next.tick > tick {
-            break;
-        }
-        if next.tick > sig.tick {
-            bar_base += (next.tick - sig.tick).div_ceil(ticks_per_bar(ppq, &sig));
-        }
-        sig = *next;
+const DEFAULT_SIGNATURE: TimeSignatureChange = TimeSignatureChange {
+    tick: 0,
+    numerator: 4,
+    denominator: 4,
+};
+
+/// The time-signature regions with the (0-based) bar each starts at. A change starts a new
+/// bar; before the first change, 4/4 applies.
+fn bar_regions(ppq: u16, sigs: &[TimeSignatureChange]) -> Vec<(u64, TimeSignatureChange)> {
+    let mut regions = Vec::with_capacity(sigs.len() + 1);
+    let mut bar = 0u64;
+    let mut previous = DEFAULT_SIGNATURE;
+    if sigs.first().is_none_or(|s| s.tick != 0) {
+        regions.push((0, DEFAULT_SIGNATURE));
     }
+    for sig in sigs {
+        if sig.tick > previous.tick {
+            bar += (sig.tick - previous.tick).div_ceil(ticks_per_bar(ppq, &previous));
+        }
+        regions.push((bar, *sig));
+        previous = *sig;
+    }
+    regions
+}
+
+/// Converts a tick to bars:beats:ticks.
+pub fn tick_to_bar_beat(ppq: u16, sigs: &[TimeSignatureChange], tick: u64) -> BarBeat {
+    let regions = bar_regions(ppq, sigs);
+    let (first_bar, sig) = regions
+        .iter()
+        .rev()
+        .find(|(_, s)| s.tick <= tick)
+        .copied()
+        .unwrap_or((0, DEFAULT_SIGNATURE));
     let into = tick - sig.tick;
     let per_bar = ticks_per_bar(ppq, &sig);
     let per_beat = ticks_per_beat(ppq, &sig);
     BarBeat {
-        bar: bar_base + into / per_bar + 1,
+        bar: first_bar + into / per_bar + 1,
         beat: (into % per_bar) / per_beat + 1,
         tick: into % per_beat,
     }
@@ -115,26 +132,15 @@ pub fn tick_to_bar_beat(ppq: u16, sigs: &[TimeSignatureChange], tick: u64) -> Ba
 /// Converts bars:beats:ticks back to a tick (the inverse of [`tick_to_bar_beat`]).
 pub fn bar_beat_to_tick(ppq: u16, sigs: &[TimeSignatureChange], pos: BarBeat) -> u64 {
     let target_bar = pos.bar.max(1) - 1;
-    let mut bar_base = 0u64;
-    let mut sig = TimeSignatureChange {
-        tick: 0,
-        numerator: 4,
-        denominator: 4,
-    };
-    for next in sigs {
-        let bars_in_segment = if next.tick > sig.tick {
-            (next.tick - sig.tick).div_ceil(ticks_per_bar(ppq, &sig))
-        } else {
-            0
-        };
-        if next.tick > sig.tick && bar_base + bars_in_segment > target_bar {
-            break;
-        }
-        bar_base += bars_in_segment;
-        sig = *next;
-    }
+    let regions = bar_regions(ppq, sigs);
+    let (first_bar, sig) = regions
+        .iter()
+        .rev()
+        .find(|(bar, _)| *bar <= target_bar)
+        .copied()
+        .unwrap_or((0, DEFAULT_SIGNATURE));
     sig.tick
-        + (target_bar - bar_base) * ticks_per_bar(ppq, &sig)
+        + (target_bar - first_bar) * ticks_per_bar(ppq, &sig)
         + (pos.beat.max(1) - 1) * ticks_per_beat(ppq, &sig)
         + pos.tick
 }

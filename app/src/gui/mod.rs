@@ -190,33 +190,19 @@ impl CadenzaApp {
                     });
                 });
                 ui.horizontal(|ui| {
-                    let mut muted = track.muted;
-                    let mut solo = track.solo;
-                    if ui
-                        .toggle_value(&mut muted, "M")
-                        .on_hover_text("Mute")
-                        .changed()
-                    {
-                        edits.push(Edit::SetTrackProps {
-                            index,
-                            props: TrackProps {
-                                muted,
-                                ..TrackProps::of(track)
-                            },
-                        });
-                    }
-                    if ui
-                        .toggle_value(&mut solo, "S")
-                        .on_hover_text("Solo")
-                        .changed()
-                    {
-                        edits.push(Edit::SetTrackProps {
-                            index,
-                            props: TrackProps {
-                                solo,
-                                ..TrackProps::of(track)
-                            },
-                        });
+                    let (mut muted, mut solo) = (track.muted, track.solo);
+                    let toggled =
+                        |ui: &mut egui::Ui, value: &mut bool, label: &str, hover: &str| {
+                            ui.toggle_value(value, label).on_hover_text(hover).changed()
+                        };
+                    // `|`, not `||`: both buttons are drawn every frame.
+                    if toggled(ui, &mut muted, "M", "Mute") | toggled(ui, &mut solo, "S", "Solo") {
+                        let props = TrackProps {
+                            muted,
+                            solo,
+                            ..TrackProps::of(track)
+                        };
+                        edits.push(Edit::SetTrackProps { index, props });
                     }
                 });
             });
