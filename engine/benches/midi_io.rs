@@ -2,6 +2,8 @@
 //! `$CARGO_TARGET_DIR/bench-midi/` so `scripts/bench_midi.py` can time symusic on the very same
 //! bytes and print the ratio (`scripts/bench_midi.sh` runs both).
 
+#![allow(clippy::expect_used)] // a benchmark that cannot set up should stop loudly
+
 use std::path::PathBuf;
 
 use cadenza_engine::midi::{parse_song, song_to_bytes};
