@@ -12,10 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 /// Starts the engine for a job that runs no model, so no graphics driver is probed.
 fn start(config: EngineConfig) -> Result<EngineHandle> {
-    let config = EngineConfig {
-        choose_backend_at_start: false,
-        ..config
-    };
+    let config = EngineConfig { choose_backend_at_start: false, ..config };
     Engine::spawn(config).context("could not start the engine thread")
 }
 
@@ -23,11 +20,7 @@ fn start(config: EngineConfig) -> Result<EngineHandle> {
 fn wait_for(engine: &EngineHandle, id: JobId, bar: Option<&ProgressBar>) -> Result<JobOutput> {
     for event in engine.events().iter() {
         match event {
-            Event::JobProgress {
-                id: job,
-                fraction,
-                message,
-            } if job == id => {
+            Event::JobProgress { id: job, fraction, message } if job == id => {
                 if let Some(bar) = bar {
                     bar.set_position((fraction * 1000.0) as u64);
                     bar.set_message(message);
@@ -65,42 +58,19 @@ pub fn describe(song: &Song, path: &Path) -> String {
     use std::fmt::Write;
     let mut out = String::new();
     let end = song.end_tick();
-    let bars = if end == 0 {
-        0
-    } else {
-        song.tick_to_bar_beat(end.saturating_sub(1)).bar
-    };
+    let bars = if end == 0 { 0 } else { song.tick_to_bar_beat(end.saturating_sub(1)).bar };
     let _ = writeln!(out, "File:      {}", path.display());
     let _ = writeln!(out, "PPQ:       {}", song.ppq);
-    let _ = writeln!(
-        out,
-        "Length:    {} ({bars} bars, {end} ticks)",
-        format_seconds(song.duration_seconds())
-    );
+    let _ = writeln!(out, "Length:    {} ({bars} bars, {end} ticks)", format_seconds(song.duration_seconds()));
     // Files often repeat a change with the same value (at every section); show real changes.
     let tempos = distinct(song.tempos.iter().map(|t| format!("{:.1}", t.bpm())));
     let _ = writeln!(out, "Tempo:     {} BPM", summarise(&tempos));
-    let sigs = distinct(
-        song.time_signatures
-            .iter()
-            .map(|s| format!("{}/{}", s.numerator, s.denominator)),
-    );
+    let sigs = distinct(song.time_signatures.iter().map(|s| format!("{}/{}", s.numerator, s.denominator)));
     let _ = writeln!(out, "Time:      {}", summarise(&sigs));
-    let key = song
-        .key_signature()
-        .map_or_else(|| "not set".to_string(), |k| k.name());
+    let key = song.key_signature().map_or_else(|| "not set".to_string(), |k| k.name());
     let _ = writeln!(out, "Key:       {key}");
-    let _ = writeln!(
-        out,
-        "Tracks:    {} ({} notes)",
-        song.tracks.len(),
-        song.note_count()
-    );
-    let _ = writeln!(
-        out,
-        "  #  {:<24} {:<30} {:>3} {:>6}  range",
-        "name", "program", "ch", "notes"
-    );
+    let _ = writeln!(out, "Tracks:    {} ({} notes)", song.tracks.len(), song.note_count());
+    let _ = writeln!(out, "  #  {:<24} {:<30} {:>3} {:>6}  range", "name", "program", "ch", "notes");
     for (i, track) in song.tracks.iter().enumerate() {
         let program = if track.is_drum {
             "Drums".to_string()
@@ -131,12 +101,7 @@ pub fn convert(config: EngineConfig, input: &Path, output: &Path) -> Result<()> 
     let engine = start(config)?;
     let song = open(&engine, input)?;
     wait_for(&engine, engine.export_midi(output), None)?;
-    eprintln!(
-        "cadenza: wrote {} ({} tracks, {} notes)",
-        output.display(),
-        song.tracks.len(),
-        song.note_count()
-    );
+    eprintln!("cadenza: wrote {} ({} tracks, {} notes)", output.display(), song.tracks.len(), song.note_count());
     Ok(())
 }
 
@@ -145,26 +110,16 @@ pub fn render(config: EngineConfig, input: &Path, output: &Path) -> Result<()> {
     open(&engine, input)?;
     let bar = ProgressBar::new(1000);
     bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} {msg:>10} [{bar:40}] {percent:>3}% {elapsed_precise}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> "),
+        ProgressStyle::with_template("{spinner} {msg:>10} [{bar:40}] {percent:>3}% {elapsed_precise}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
     );
     bar.enable_steady_tick(Duration::from_millis(120));
     let result = wait_for(&engine, engine.render(output, None), Some(&bar));
     bar.finish_and_clear();
     match result? {
-        JobOutput::Rendered {
-            path,
-            seconds,
-            synth,
-        } => {
-            eprintln!(
-                "cadenza: rendered {} ({}, {synth})",
-                path.display(),
-                format_seconds(seconds)
-            );
+        JobOutput::Rendered { path, seconds, synth } => {
+            eprintln!("cadenza: rendered {} ({}, {synth})", path.display(), format_seconds(seconds));
             Ok(())
         }
         other => bail!("unexpected engine reply {other:?}"),
@@ -184,15 +139,6 @@ fn distinct(values: impl Iterator<Item = String>) -> Vec<String> {
 
 /// "a → b → c", or the first six and a count.
 fn summarise(changes: &[String]) -> String {
-    let shown = changes
-        .iter()
-        .take(6)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(" → ");
-    if changes.len() > 6 {
-        format!("{shown} … ({} changes)", changes.len())
-    } else {
-        shown
-    }
+    let shown = changes.iter().take(6).cloned().collect::<Vec<_>>().join(" → ");
+    if changes.len() > 6 { format!("{shown} … ({} changes)", changes.len()) } else { shown }
 }

@@ -12,11 +12,7 @@ use cadenza_engine::{BackendPreference, EngineConfig};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "cadenza",
-    version,
-    about = "Cadenza: a music workstation with on-device machine learning"
-)]
+#[command(name = "cadenza", version, about = "Cadenza: a music workstation with on-device machine learning")]
 #[command(args_conflicts_with_subcommands = true)]
 struct Cli {
     /// ML backend: auto (wgpu on a GPU, else CPU), cpu or wgpu.

@@ -26,10 +26,7 @@ fn generated(name: &str, tracks: usize, notes_per_track: usize, bends: bool) -> 
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (tracks * 31 + notes_per_track) as u64);
     let mut song = Song::new(480);
     for i in 1..50u64 {
-        song.tempos.push(TempoChange {
-            tick: i * 7680,
-            micros_per_quarter: 400_000 + rng.next(300_000) as u32,
-        });
+        song.tempos.push(TempoChange { tick: i * 7680, micros_per_quarter: 400_000 + rng.next(300_000) as u32 });
     }
     for t in 0..tracks {
         let channel = (t % 16) as u8;
@@ -37,18 +34,10 @@ fn generated(name: &str, tracks: usize, notes_per_track: usize, bends: bool) -> 
         let mut tick = 0u64;
         for _ in 0..notes_per_track {
             tick += rng.next(120);
-            let mut note = Note::new(
-                tick,
-                30 + rng.next(900),
-                24 + rng.next(80) as u8,
-                1 + rng.next(127) as u8,
-            );
+            let mut note = Note::new(tick, 30 + rng.next(900), 24 + rng.next(80) as u8, 1 + rng.next(127) as u8);
             if bends && rng.next(8) == 0 {
                 note.bend = (0..4)
-                    .map(|k| BendPoint {
-                        offset: k * note.length / 4,
-                        value: rng.next(16384) as i16 - 8192,
-                    })
+                    .map(|k| BendPoint { offset: k * note.length / 4, value: rng.next(16384) as i16 - 8192 })
                     .collect();
             }
             track.notes.push(note);
@@ -60,8 +49,7 @@ fn generated(name: &str, tracks: usize, notes_per_track: usize, bends: bool) -> 
 }
 
 fn bench_files() -> Vec<(String, Vec<u8>, usize)> {
-    let dir = PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()))
-        .join("bench-midi");
+    let dir = PathBuf::from(std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into())).join("bench-midi");
     std::fs::create_dir_all(&dir).expect("bench dir");
     [
         generated("piano_200k", 1, 200_000, false),

@@ -143,41 +143,20 @@ impl Edit {
             }
             Edit::ReplaceNotes { track, old, new } => {
                 replace_notes(song, track, old.clone(), new.clone())?;
-                Ok(Edit::ReplaceNotes {
-                    track,
-                    old: new,
-                    new: old,
-                })
+                Ok(Edit::ReplaceNotes { track, old: new, new: old })
             }
-            Edit::MoveNotes {
-                track,
-                notes,
-                delta_ticks,
-                delta_pitch,
-            } => map_notes(song, track, notes, |n| {
+            Edit::MoveNotes { track, notes, delta_ticks, delta_pitch } => map_notes(song, track, notes, |n| {
                 n.start = offset_tick(n.start, delta_ticks);
                 n.pitch = offset_pitch(n.pitch, delta_pitch);
             }),
-            Edit::ResizeNotes {
-                track,
-                notes,
-                delta_ticks,
-            } => map_notes(song, track, notes, |n| {
+            Edit::ResizeNotes { track, notes, delta_ticks } => map_notes(song, track, notes, |n| {
                 n.length = offset_tick(n.length, delta_ticks).max(1);
                 n.bend.retain(|p| p.offset < n.length);
             }),
-            Edit::SetVelocity {
-                track,
-                notes,
-                velocity,
-            } => map_notes(song, track, notes, |n| n.velocity = velocity.clamp(1, 127)),
-            Edit::Quantise {
-                track,
-                notes,
-                grid,
-                strength,
-                ends,
-            } => {
+            Edit::SetVelocity { track, notes, velocity } => {
+                map_notes(song, track, notes, |n| n.velocity = velocity.clamp(1, 127))
+            }
+            Edit::Quantise { track, notes, grid, strength, ends } => {
                 if grid == 0 {
                     return Err(EditError::ZeroGrid);
                 }
@@ -186,19 +165,13 @@ impl Edit {
                     let end = n.end();
                     n.start = pull_to_grid(n.start, grid, strength);
                     if ends {
-                        n.length = pull_to_grid(end, grid, strength)
-                            .saturating_sub(n.start)
-                            .max(1);
+                        n.length = pull_to_grid(end, grid, strength).saturating_sub(n.start).max(1);
                     }
                 })
             }
-            Edit::Transpose {
-                track,
-                notes,
-                semitones,
-            } => map_notes(song, track, notes, |n| {
-                n.pitch = offset_pitch(n.pitch, semitones)
-            }),
+            Edit::Transpose { track, notes, semitones } => {
+                map_notes(song, track, notes, |n| n.pitch = offset_pitch(n.pitch, semitones))
+            }
             Edit::AddTrack { index, track } => {
                 let index = index.min(song.tracks.len());
                 song.tracks.insert(index, track);
@@ -248,31 +221,17 @@ impl Edit {
 }
 
 fn check_track(song: &Song, index: usize) -> Result<(), EditError> {
-    if index < song.tracks.len() {
-        Ok(())
-    } else {
-        Err(EditError::NoSuchTrack {
-            index,
-            count: song.tracks.len(),
-        })
-    }
+    if index < song.tracks.len() { Ok(()) } else { Err(EditError::NoSuchTrack { index, count: song.tracks.len() }) }
 }
 
 fn track_mut(song: &mut Song, index: usize) -> Result<&mut Track, EditError> {
     let count = song.tracks.len();
-    song.tracks
-        .get_mut(index)
-        .ok_or(EditError::NoSuchTrack { index, count })
+    song.tracks.get_mut(index).ok_or(EditError::NoSuchTrack { index, count })
 }
 
 /// Removes `old` and inserts `new`, checking first that every old note exists (counting
 /// duplicates) so a failed edit changes nothing.
-fn replace_notes(
-    song: &mut Song,
-    track: usize,
-    old: Vec<Note>,
-    new: Vec<Note>,
-) -> Result<(), EditError> {
+fn replace_notes(song: &mut Song, track: usize, old: Vec<Note>, new: Vec<Note>) -> Result<(), EditError> {
     let t = track_mut(song, track)?;
     let mut wanted = old.clone();
     wanted.sort();
@@ -280,16 +239,9 @@ fn replace_notes(
     while i < wanted.len() {
         let run = wanted[i..].iter().take_while(|n| **n == wanted[i]).count();
         let first = t.notes.partition_point(|n| n < &wanted[i]);
-        let present = t.notes[first..]
-            .iter()
-            .take_while(|n| **n == wanted[i])
-            .count();
+        let present = t.notes[first..].iter().take_while(|n| **n == wanted[i]).count();
         if present < run {
-            return Err(EditError::NoSuchNote {
-                track,
-                start: wanted[i].start,
-                pitch: wanted[i].pitch,
-            });
+            return Err(EditError::NoSuchNote { track, start: wanted[i].start, pitch: wanted[i].pitch });
         }
         i += run;
     }
@@ -303,12 +255,7 @@ fn replace_notes(
 }
 
 /// Replaces `notes` by their images under `change`; the inverse is the exact reverse replace.
-fn map_notes(
-    song: &mut Song,
-    track: usize,
-    notes: Vec<Note>,
-    change: impl Fn(&mut Note),
-) -> Result<Edit, EditError> {
+fn map_notes(song: &mut Song, track: usize, notes: Vec<Note>, change: impl Fn(&mut Note)) -> Result<Edit, EditError> {
     let new: Vec<Note> = notes
         .iter()
         .cloned()
@@ -318,11 +265,7 @@ fn map_notes(
         })
         .collect();
     replace_notes(song, track, notes.clone(), new.clone())?;
-    Ok(Edit::ReplaceNotes {
-        track,
-        old: new,
-        new: notes,
-    })
+    Ok(Edit::ReplaceNotes { track, old: new, new: notes })
 }
 
 fn offset_tick(tick: u64, delta: i64) -> u64 {
@@ -359,10 +302,7 @@ mod tests {
         let inverse = edit.clone().apply(&mut song).unwrap();
         assert_ne!(song, original, "{edit:?} changed nothing");
         let redo = inverse.apply(&mut song).unwrap();
-        assert_eq!(
-            song, original,
-            "inverse of {edit:?} did not restore the song"
-        );
+        assert_eq!(song, original, "inverse of {edit:?} did not restore the song");
         redo.apply(&mut song).unwrap();
         let mut again = original.clone();
         edit.apply(&mut again).unwrap();
@@ -373,69 +313,22 @@ mod tests {
     fn every_edit_has_an_exact_inverse() {
         let notes = song_with_notes().tracks[0].notes.clone();
         let edits = vec![
-            Edit::AddNotes {
-                track: 0,
-                notes: vec![Note::new(0, 10, 40, 50)],
-            },
-            Edit::RemoveNotes {
-                track: 0,
-                notes: vec![notes[1].clone()],
-            },
-            Edit::MoveNotes {
-                track: 0,
-                notes: notes.clone(),
-                delta_ticks: -100,
-                delta_pitch: 70,
-            },
-            Edit::ResizeNotes {
-                track: 0,
-                notes: notes.clone(),
-                delta_ticks: -1000,
-            },
-            Edit::SetVelocity {
-                track: 0,
-                notes: notes.clone(),
-                velocity: 127,
-            },
-            Edit::Quantise {
-                track: 0,
-                notes: notes.clone(),
-                grid: 120,
-                strength: 1.0,
-                ends: true,
-            },
-            Edit::Transpose {
-                track: 0,
-                notes: notes.clone(),
-                semitones: -12,
-            },
-            Edit::AddTrack {
-                index: 0,
-                track: Track::new("Drums", 0, 9),
-            },
+            Edit::AddNotes { track: 0, notes: vec![Note::new(0, 10, 40, 50)] },
+            Edit::RemoveNotes { track: 0, notes: vec![notes[1].clone()] },
+            Edit::MoveNotes { track: 0, notes: notes.clone(), delta_ticks: -100, delta_pitch: 70 },
+            Edit::ResizeNotes { track: 0, notes: notes.clone(), delta_ticks: -1000 },
+            Edit::SetVelocity { track: 0, notes: notes.clone(), velocity: 127 },
+            Edit::Quantise { track: 0, notes: notes.clone(), grid: 120, strength: 1.0, ends: true },
+            Edit::Transpose { track: 0, notes: notes.clone(), semitones: -12 },
+            Edit::AddTrack { index: 0, track: Track::new("Drums", 0, 9) },
             Edit::RemoveTrack { index: 0 },
             Edit::SetTrackProps {
                 index: 0,
-                props: TrackProps {
-                    muted: true,
-                    name: "Keys".into(),
-                    ..TrackProps::of(&Track::new("", 4, 1))
-                },
+                props: TrackProps { muted: true, name: "Keys".into(), ..TrackProps::of(&Track::new("", 4, 1)) },
             },
-            Edit::SetTempos(vec![TempoChange {
-                tick: 0,
-                micros_per_quarter: 400_000,
-            }]),
-            Edit::SetTimeSignatures(vec![TimeSignatureChange {
-                tick: 0,
-                numerator: 3,
-                denominator: 4,
-            }]),
-            Edit::SetKeySignatures(vec![KeySignatureChange {
-                tick: 0,
-                sharps: -3,
-                minor: true,
-            }]),
+            Edit::SetTempos(vec![TempoChange { tick: 0, micros_per_quarter: 400_000 }]),
+            Edit::SetTimeSignatures(vec![TimeSignatureChange { tick: 0, numerator: 3, denominator: 4 }]),
+            Edit::SetKeySignatures(vec![KeySignatureChange { tick: 0, sharps: -3, minor: true }]),
         ];
         for edit in edits {
             assert_undoes(edit);
@@ -446,28 +339,12 @@ mod tests {
     fn quantise_pulls_to_grid() {
         let mut song = song_with_notes();
         let notes = song.tracks[0].notes.clone();
-        Edit::Quantise {
-            track: 0,
-            notes,
-            grid: 120,
-            strength: 1.0,
-            ends: false,
-        }
-        .apply(&mut song)
-        .unwrap();
+        Edit::Quantise { track: 0, notes, grid: 120, strength: 1.0, ends: false }.apply(&mut song).unwrap();
         let starts: Vec<u64> = song.tracks[0].notes.iter().map(|n| n.start).collect();
         assert_eq!(starts, vec![0, 480, 960]);
         let mut half = song_with_notes();
         let notes = half.tracks[0].notes.clone();
-        Edit::Quantise {
-            track: 0,
-            notes,
-            grid: 120,
-            strength: 0.5,
-            ends: false,
-        }
-        .apply(&mut half)
-        .unwrap();
+        Edit::Quantise { track: 0, notes, grid: 120, strength: 0.5, ends: false }.apply(&mut half).unwrap();
         assert_eq!(half.tracks[0].notes[0].start, 4); // 7 → halfway to 0, rounded
     }
 
@@ -477,11 +354,7 @@ mod tests {
         let mut song = original.clone();
         let present = song.tracks[0].notes[0].clone();
         let missing = Note::new(1, 1, 1, 1);
-        let err = Edit::RemoveNotes {
-            track: 0,
-            notes: vec![present, missing],
-        }
-        .apply(&mut song);
+        let err = Edit::RemoveNotes { track: 0, notes: vec![present, missing] }.apply(&mut song);
         assert!(matches!(err, Err(EditError::NoSuchNote { .. })));
         assert_eq!(song, original);
         assert!(matches!(

@@ -144,29 +144,19 @@ impl EngineHandle {
 
     pub fn open_midi(&self, path: impl Into<PathBuf>) -> JobId {
         let id = self.new_job_id();
-        self.send(Command::OpenMidi {
-            id,
-            path: path.into(),
-        });
+        self.send(Command::OpenMidi { id, path: path.into() });
         id
     }
 
     pub fn export_midi(&self, path: impl Into<PathBuf>) -> JobId {
         let id = self.new_job_id();
-        self.send(Command::ExportMidi {
-            id,
-            path: path.into(),
-        });
+        self.send(Command::ExportMidi { id, path: path.into() });
         id
     }
 
     pub fn render(&self, path: impl Into<PathBuf>, soundfont: Option<SoundFontChoice>) -> JobId {
         let id = self.new_job_id();
-        self.send(Command::Render {
-            id,
-            path: path.into(),
-            soundfont,
-        });
+        self.send(Command::Render { id, path: path.into(), soundfont });
         id
     }
 
@@ -304,9 +294,7 @@ impl EngineThread {
                 .spawn(move || worker_loop(queue, events, done, notices));
             match spawned {
                 Ok(handle) => self.workers.push(handle),
-                Err(err) => self.emit(Event::Notice(format!(
-                    "could not start a job worker: {err}"
-                ))),
+                Err(err) => self.emit(Event::Notice(format!("could not start a job worker: {err}"))),
             }
         }
         self.queue = Some(queue_tx);
@@ -319,10 +307,7 @@ impl EngineThread {
                 Job::new(format!("Open {}", path.display()), move |ctx| {
                     ctx.progress(0.0, "reading");
                     let song = crate::midi::read_song(&path)?;
-                    Ok(JobOutput::SongLoaded {
-                        song: Arc::new(song),
-                        path,
-                    })
+                    Ok(JobOutput::SongLoaded { song: Arc::new(song), path })
                 }),
             ),
             Command::SetSong(song) => {
@@ -336,9 +321,7 @@ impl EngineThread {
                 self.after_edit(result.map(|_| true));
             }
             Command::EditInGesture(edit, gesture) => {
-                let result =
-                    self.history
-                        .apply_in_gesture(Arc::make_mut(&mut self.song), edit, gesture);
+                let result = self.history.apply_in_gesture(Arc::make_mut(&mut self.song), edit, gesture);
                 self.after_edit(result.map(|_| true));
             }
             Command::EndGesture => self.history.end_gesture(),
@@ -360,18 +343,12 @@ impl EngineThread {
                     }),
                 );
             }
-            Command::Render {
-                id,
-                path,
-                soundfont,
-            } => {
+            Command::Render { id, path, soundfont } => {
                 let song = Arc::clone(&self.song);
                 let soundfont = soundfont.unwrap_or_else(|| self.config.soundfont.clone());
                 self.enqueue(
                     id,
-                    Job::new(format!("Render {}", path.display()), move |ctx| {
-                        render_job(ctx, &song, &soundfont, path)
-                    }),
+                    Job::new(format!("Render {}", path.display()), move |ctx| render_job(ctx, &song, &soundfont, path)),
                 );
             }
             Command::Submit { id, job } => self.enqueue(id, job),
@@ -404,14 +381,8 @@ impl EngineThread {
     fn enqueue(&mut self, id: JobId, job: Job) {
         let cancel = Arc::new(AtomicBool::new(false));
         self.cancels.insert(id, Arc::clone(&cancel));
-        self.emit(Event::JobStarted {
-            id,
-            label: job.label.clone(),
-        });
-        let sent = self
-            .queue
-            .as_ref()
-            .is_some_and(|q| q.send(Queued { id, job, cancel }).is_ok());
+        self.emit(Event::JobStarted { id, label: job.label.clone() });
+        let sent = self.queue.as_ref().is_some_and(|q| q.send(Queued { id, job, cancel }).is_ok());
         if !sent {
             self.finish_job(id, Err(JobError::Failed("no job worker is running".into())));
         }
@@ -425,10 +396,7 @@ impl EngineThread {
                 self.path = Some(path.clone());
                 self.history.clear();
                 self.song_changed();
-                self.emit(Event::JobFinished {
-                    id,
-                    output: JobOutput::SongLoaded { song, path },
-                });
+                self.emit(Event::JobFinished { id, output: JobOutput::SongLoaded { song, path } });
             }
             Ok(output) => self.emit(Event::JobFinished { id, output }),
             Err(JobError::Cancelled) => self.emit(Event::JobCancelled { id }),
@@ -439,28 +407,15 @@ impl EngineThread {
 
 /// A worker takes jobs until the queue closes. A panicking job becomes a failure report and
 /// the worker carries on.
-fn worker_loop(
-    queue: Receiver<Queued>,
-    events: Sender<Event>,
-    done: Sender<(JobId, JobResult)>,
-    notices: Notices,
-) {
+fn worker_loop(queue: Receiver<Queued>, events: Sender<Event>, done: Sender<(JobId, JobResult)>, notices: Notices) {
     for Queued { id, job, cancel } in queue {
-        let ctx = JobContext {
-            id,
-            cancel,
-            events: events.clone(),
-            notices: notices.clone(),
-        };
+        let ctx = JobContext { id, cancel, events: events.clone(), notices: notices.clone() };
         let result = if ctx.is_cancelled() {
             Err(JobError::Cancelled)
         } else {
             let run = job.run;
             catch_unwind(AssertUnwindSafe(|| run(&ctx))).unwrap_or_else(|panic| {
-                Err(JobError::Failed(format!(
-                    "internal error: {}",
-                    crate::jobs::panic_message(panic.as_ref())
-                )))
+                Err(JobError::Failed(format!("internal error: {}", crate::jobs::panic_message(panic.as_ref()))))
             })
         };
         if done.send((id, result)).is_err() {
@@ -469,35 +424,20 @@ fn worker_loop(
     }
 }
 
-fn render_job(
-    ctx: &JobContext,
-    song: &Song,
-    soundfont: &SoundFontChoice,
-    path: PathBuf,
-) -> JobResult {
+fn render_job(ctx: &JobContext, song: &Song, soundfont: &SoundFontChoice, path: PathBuf) -> JobResult {
     ctx.progress(0.0, "loading the synth");
     let (mut synth, info) = load_synth(soundfont, 44_100)?;
     if let Some(notice) = &info.notice {
         ctx.notice(notice.clone());
     }
     ctx.check_cancelled()?;
-    let frames = render_to_wav(
-        song,
-        synth.as_mut(),
-        &path,
-        RenderOptions::default(),
-        |fraction| {
-            ctx.progress(fraction, "rendering");
-            !ctx.is_cancelled()
-        },
-    )
+    let frames = render_to_wav(song, synth.as_mut(), &path, RenderOptions::default(), |fraction| {
+        ctx.progress(fraction, "rendering");
+        !ctx.is_cancelled()
+    })
     .map_err(|e| match e {
         crate::synth::RenderError::Cancelled => JobError::Cancelled,
         other => JobError::Failed(other.to_string()),
     })?;
-    Ok(JobOutput::Rendered {
-        path,
-        seconds: frames as f64 / f64::from(synth.sample_rate()),
-        synth: info.description,
-    })
+    Ok(JobOutput::Rendered { path, seconds: frames as f64 / f64::from(synth.sample_rate()), synth: info.description })
 }

@@ -174,10 +174,7 @@ pub fn program_by_name(name: &str) -> Option<u8> {
         return (number < 128).then_some(number);
     }
     let wanted = name.trim().to_lowercase();
-    PROGRAMS
-        .iter()
-        .position(|p| p.to_lowercase() == wanted)
-        .and_then(|i| u8::try_from(i).ok())
+    PROGRAMS.iter().position(|p| p.to_lowercase() == wanted).and_then(|i| u8::try_from(i).ok())
 }
 
 /// Names of the most common GM drum keys, for note names on the drum channel.
@@ -206,14 +203,8 @@ pub fn drum_name(key: u8) -> Option<&'static str> {
 
 /// Scientific pitch name of a MIDI key: 60 → "C4".
 pub fn pitch_name(key: u8) -> String {
-    const NAMES: [&str; 12] = [
-        "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B",
-    ];
-    format!(
-        "{}{}",
-        NAMES[usize::from(key % 12)],
-        i32::from(key / 12) - 1
-    )
+    const NAMES: [&str; 12] = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"];
+    format!("{}{}", NAMES[usize::from(key % 12)], i32::from(key / 12) - 1)
 }
 
 #[cfg(test)]

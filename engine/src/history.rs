@@ -28,10 +28,7 @@ impl History {
 
     /// Keeps at most `limit` undo steps (the oldest are dropped).
     pub fn with_limit(limit: usize) -> Self {
-        Self {
-            limit: Some(limit.max(1)),
-            ..Self::default()
-        }
+        Self { limit: Some(limit.max(1)), ..Self::default() }
     }
 
     /// Applies an edit as its own undo step.
@@ -40,32 +37,17 @@ impl History {
     }
 
     /// Applies an edit as part of a gesture: consecutive edits of the same gesture undo together.
-    pub fn apply_in_gesture(
-        &mut self,
-        song: &mut Song,
-        edit: Edit,
-        gesture: GestureId,
-    ) -> Result<(), EditError> {
+    pub fn apply_in_gesture(&mut self, song: &mut Song, edit: Edit, gesture: GestureId) -> Result<(), EditError> {
         self.apply_in(song, edit, Some(gesture))
     }
 
-    fn apply_in(
-        &mut self,
-        song: &mut Song,
-        edit: Edit,
-        gesture: Option<GestureId>,
-    ) -> Result<(), EditError> {
+    fn apply_in(&mut self, song: &mut Song, edit: Edit, gesture: Option<GestureId>) -> Result<(), EditError> {
         let inverse = edit.apply(song)?;
         self.redo.clear();
         match self.undo.last_mut() {
-            Some(step) if gesture.is_some() && step.gesture == gesture => {
-                step.inverses.push(inverse)
-            }
+            Some(step) if gesture.is_some() && step.gesture == gesture => step.inverses.push(inverse),
             _ => {
-                self.undo.push(Step {
-                    gesture,
-                    inverses: vec![inverse],
-                });
+                self.undo.push(Step { gesture, inverses: vec![inverse] });
                 if let Some(limit) = self.limit
                     && self.undo.len() > limit
                 {
@@ -97,10 +79,7 @@ impl History {
             return Ok(false);
         };
         let redo = run_reversed(song, step.inverses)?;
-        self.redo.push(Step {
-            gesture: None,
-            inverses: redo,
-        });
+        self.redo.push(Step { gesture: None, inverses: redo });
         Ok(true)
     }
 
@@ -110,10 +89,7 @@ impl History {
             return Ok(false);
         };
         let undo = run_reversed(song, step.inverses)?;
-        self.undo.push(Step {
-            gesture: None,
-            inverses: undo,
-        });
+        self.undo.push(Step { gesture: None, inverses: undo });
         Ok(true)
     }
 
@@ -165,12 +141,7 @@ mod tests {
             history
                 .apply_in_gesture(
                     &mut song,
-                    Edit::MoveNotes {
-                        track: 0,
-                        notes: vec![note.clone()],
-                        delta_ticks: 30,
-                        delta_pitch: 1,
-                    },
+                    Edit::MoveNotes { track: 0, notes: vec![note.clone()], delta_ticks: 30, delta_pitch: 1 },
                     drag,
                 )
                 .unwrap();
@@ -191,30 +162,12 @@ mod tests {
         let original = one_note_song();
         let mut song = original.clone();
         let mut history = History::new();
-        history
-            .apply(
-                &mut song,
-                Edit::AddNotes {
-                    track: 0,
-                    notes: vec![Note::new(480, 240, 62, 90)],
-                },
-            )
-            .unwrap();
-        history
-            .apply(
-                &mut song,
-                Edit::AddNotes {
-                    track: 0,
-                    notes: vec![Note::new(960, 240, 64, 90)],
-                },
-            )
-            .unwrap();
+        history.apply(&mut song, Edit::AddNotes { track: 0, notes: vec![Note::new(480, 240, 62, 90)] }).unwrap();
+        history.apply(&mut song, Edit::AddNotes { track: 0, notes: vec![Note::new(960, 240, 64, 90)] }).unwrap();
         assert_eq!(song.note_count(), 3);
         history.undo(&mut song).unwrap();
         assert_eq!(song.note_count(), 2);
-        history
-            .apply(&mut song, Edit::RemoveTrack { index: 0 })
-            .unwrap();
+        history.apply(&mut song, Edit::RemoveTrack { index: 0 }).unwrap();
         assert!(!history.can_redo());
         history.undo(&mut song).unwrap();
         history.undo(&mut song).unwrap();
@@ -226,15 +179,7 @@ mod tests {
         let mut song = one_note_song();
         let mut history = History::with_limit(2);
         for i in 1..=3u64 {
-            history
-                .apply(
-                    &mut song,
-                    Edit::AddNotes {
-                        track: 0,
-                        notes: vec![Note::new(i * 480, 10, 60, 90)],
-                    },
-                )
-                .unwrap();
+            history.apply(&mut song, Edit::AddNotes { track: 0, notes: vec![Note::new(i * 480, 10, 60, 90)] }).unwrap();
         }
         assert!(history.undo(&mut song).unwrap());
         assert!(history.undo(&mut song).unwrap());

@@ -60,22 +60,14 @@ pub struct Job {
 }
 
 impl Job {
-    pub fn new(
-        label: impl Into<String>,
-        run: impl FnOnce(&JobContext) -> JobResult + Send + 'static,
-    ) -> Self {
-        Self {
-            label: label.into(),
-            run: Box::new(run),
-        }
+    pub fn new(label: impl Into<String>, run: impl FnOnce(&JobContext) -> JobResult + Send + 'static) -> Self {
+        Self { label: label.into(), run: Box::new(run) }
     }
 }
 
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Job")
-            .field("label", &self.label)
-            .finish_non_exhaustive()
+        f.debug_struct("Job").field("label", &self.label).finish_non_exhaustive()
     }
 }
 
@@ -88,10 +80,7 @@ pub struct Notices {
 impl Notices {
     /// True the first time a given notice is offered.
     pub fn first_time(&self, notice: &str) -> bool {
-        self.shown
-            .lock()
-            .map(|mut shown| shown.insert(notice.to_string()))
-            .unwrap_or(true)
+        self.shown.lock().map(|mut shown| shown.insert(notice.to_string())).unwrap_or(true)
     }
 }
 
@@ -119,11 +108,7 @@ impl JobContext {
 
     /// `Err(Cancelled)` once cancel was asked, for `?` in job loops.
     pub fn check_cancelled(&self) -> Result<(), JobError> {
-        if self.is_cancelled() {
-            Err(JobError::Cancelled)
-        } else {
-            Ok(())
-        }
+        if self.is_cancelled() { Err(JobError::Cancelled) } else { Ok(()) }
     }
 
     /// Tells the user something, once per session for the same text.

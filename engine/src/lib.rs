@@ -18,7 +18,5 @@ pub use edit::{Edit, EditError, TrackProps};
 pub use engine::{Command, Engine, EngineConfig, EngineHandle, Event};
 pub use history::{GestureId, History};
 pub use jobs::{Job, JobContext, JobError, JobId, JobOutput};
-pub use song::{
-    BendPoint, KeySignatureChange, Note, Song, TempoChange, TimeSignatureChange, Track,
-};
+pub use song::{BendPoint, KeySignatureChange, Note, Song, TempoChange, TimeSignatureChange, Track};
 pub use timing::{BarBeat, TempoMap};

@@ -35,13 +35,7 @@ pub struct Note {
 
 impl Note {
     pub fn new(start: u64, length: u64, pitch: u8, velocity: u8) -> Self {
-        Self {
-            start,
-            pitch,
-            length,
-            velocity,
-            bend: Vec::new(),
-        }
+        Self { start, pitch, length, velocity, bend: Vec::new() }
     }
 
     pub fn end(&self) -> u64 {
@@ -145,18 +139,10 @@ pub struct KeySignatureChange {
 impl KeySignatureChange {
     /// A readable name such as "Eb major" or "F# minor" (ASCII, so every font can show it).
     pub fn name(&self) -> String {
-        const MAJOR: [&str; 15] = [
-            "Cb", "Gb", "Db", "Ab", "Eb", "Bb", "F", "C", "G", "D", "A", "E", "B", "F#", "C#",
-        ];
-        const MINOR: [&str; 15] = [
-            "Ab", "Eb", "Bb", "F", "C", "G", "D", "A", "E", "B", "F#", "C#", "G#", "D#", "A#",
-        ];
+        const MAJOR: [&str; 15] = ["Cb", "Gb", "Db", "Ab", "Eb", "Bb", "F", "C", "G", "D", "A", "E", "B", "F#", "C#"];
+        const MINOR: [&str; 15] = ["Ab", "Eb", "Bb", "F", "C", "G", "D", "A", "E", "B", "F#", "C#", "G#", "D#", "A#"];
         let index = usize::try_from(i16::from(self.sharps.clamp(-7, 7)) + 7).unwrap_or(7);
-        if self.minor {
-            format!("{} minor", MINOR[index])
-        } else {
-            format!("{} major", MAJOR[index])
-        }
+        if self.minor { format!("{} minor", MINOR[index]) } else { format!("{} major", MAJOR[index]) }
     }
 }
 
@@ -183,15 +169,8 @@ impl Song {
     pub fn new(ppq: u16) -> Self {
         Self {
             ppq: ppq.max(1),
-            tempos: vec![TempoChange {
-                tick: 0,
-                micros_per_quarter: DEFAULT_MICROS_PER_QUARTER,
-            }],
-            time_signatures: vec![TimeSignatureChange {
-                tick: 0,
-                numerator: 4,
-                denominator: 4,
-            }],
+            tempos: vec![TempoChange { tick: 0, micros_per_quarter: DEFAULT_MICROS_PER_QUARTER }],
+            time_signatures: vec![TimeSignatureChange { tick: 0, numerator: 4, denominator: 4 }],
             key_signatures: Vec::new(),
             tracks: Vec::new(),
         }
@@ -219,10 +198,7 @@ impl Song {
     /// Tracks that sound: not muted, and soloed when any track is soloed.
     pub fn audible_tracks(&self) -> impl Iterator<Item = (usize, &Track)> {
         let any_solo = self.tracks.iter().any(|t| t.solo);
-        self.tracks
-            .iter()
-            .enumerate()
-            .filter(move |(_, t)| !t.muted && (!any_solo || t.solo))
+        self.tracks.iter().enumerate().filter(move |(_, t)| !t.muted && (!any_solo || t.solo))
     }
 
     /// Restores the map invariants (sorted, unique ticks, an entry at tick 0).
@@ -230,19 +206,12 @@ impl Song {
         normalize_map(
             &mut self.tempos,
             |t| t.tick,
-            TempoChange {
-                tick: 0,
-                micros_per_quarter: DEFAULT_MICROS_PER_QUARTER,
-            },
+            TempoChange { tick: 0, micros_per_quarter: DEFAULT_MICROS_PER_QUARTER },
         );
         normalize_map(
             &mut self.time_signatures,
             |t| t.tick,
-            TimeSignatureChange {
-                tick: 0,
-                numerator: 4,
-                denominator: 4,
-            },
+            TimeSignatureChange { tick: 0, numerator: 4, denominator: 4 },
         );
         self.key_signatures.sort_by_key(|k| k.tick);
         dedup_keep_last(&mut self.key_signatures, |k| k.tick);

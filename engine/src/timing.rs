@@ -53,10 +53,7 @@ impl TempoMap {
     }
 
     pub fn tick_to_seconds(&self, tick: u64) -> f64 {
-        let at = self
-            .segments
-            .partition_point(|s| s.0 <= tick)
-            .saturating_sub(1);
+        let at = self.segments.partition_point(|s| s.0 <= tick).saturating_sub(1);
         let (start, seconds, per_tick) = self.segments[at];
         seconds + (tick - start) as f64 * per_tick
     }
@@ -66,10 +63,7 @@ impl TempoMap {
         if seconds <= 0.0 || !seconds.is_finite() {
             return 0;
         }
-        let at = self
-            .segments
-            .partition_point(|s| s.1 <= seconds)
-            .saturating_sub(1);
+        let at = self.segments.partition_point(|s| s.1 <= seconds).saturating_sub(1);
         let (start, start_seconds, per_tick) = self.segments[at];
         start + ((seconds - start_seconds) / per_tick).round() as u64
     }
@@ -85,11 +79,7 @@ pub fn ticks_per_bar(ppq: u16, sig: &TimeSignatureChange) -> u64 {
     ticks_per_beat(ppq, sig) * u64::from(sig.numerator.max(1))
 }
 
-const DEFAULT_SIGNATURE: TimeSignatureChange = TimeSignatureChange {
-    tick: 0,
-    numerator: 4,
-    denominator: 4,
-};
+const DEFAULT_SIGNATURE: TimeSignatureChange = TimeSignatureChange { tick: 0, numerator: 4, denominator: 4 };
 
 /// The time-signature regions with the (0-based) bar each starts at. A change starts a new
 /// bar; before the first change, 4/4 applies.
@@ -113,32 +103,20 @@ fn bar_regions(ppq: u16, sigs: &[TimeSignatureChange]) -> Vec<(u64, TimeSignatur
 /// Converts a tick to bars:beats:ticks.
 pub fn tick_to_bar_beat(ppq: u16, sigs: &[TimeSignatureChange], tick: u64) -> BarBeat {
     let regions = bar_regions(ppq, sigs);
-    let (first_bar, sig) = regions
-        .iter()
-        .rev()
-        .find(|(_, s)| s.tick <= tick)
-        .copied()
-        .unwrap_or((0, DEFAULT_SIGNATURE));
+    let (first_bar, sig) =
+        regions.iter().rev().find(|(_, s)| s.tick <= tick).copied().unwrap_or((0, DEFAULT_SIGNATURE));
     let into = tick - sig.tick;
     let per_bar = ticks_per_bar(ppq, &sig);
     let per_beat = ticks_per_beat(ppq, &sig);
-    BarBeat {
-        bar: first_bar + into / per_bar + 1,
-        beat: (into % per_bar) / per_beat + 1,
-        tick: into % per_beat,
-    }
+    BarBeat { bar: first_bar + into / per_bar + 1, beat: (into % per_bar) / per_beat + 1, tick: into % per_beat }
 }
 
 /// Converts bars:beats:ticks back to a tick (the inverse of [`tick_to_bar_beat`]).
 pub fn bar_beat_to_tick(ppq: u16, sigs: &[TimeSignatureChange], pos: BarBeat) -> u64 {
     let target_bar = pos.bar.max(1) - 1;
     let regions = bar_regions(ppq, sigs);
-    let (first_bar, sig) = regions
-        .iter()
-        .rev()
-        .find(|(bar, _)| *bar <= target_bar)
-        .copied()
-        .unwrap_or((0, DEFAULT_SIGNATURE));
+    let (first_bar, sig) =
+        regions.iter().rev().find(|(bar, _)| *bar <= target_bar).copied().unwrap_or((0, DEFAULT_SIGNATURE));
     sig.tick
         + (target_bar - first_bar) * ticks_per_bar(ppq, &sig)
         + (pos.beat.max(1) - 1) * ticks_per_beat(ppq, &sig)
@@ -166,12 +144,7 @@ impl Song {
 /// Formats seconds as m:ss.mmm.
 pub fn format_seconds(seconds: f64) -> String {
     let total_ms = (seconds.max(0.0) * 1000.0).round() as u64;
-    format!(
-        "{}:{:02}.{:03}",
-        total_ms / 60_000,
-        (total_ms / 1000) % 60,
-        total_ms % 1000
-    )
+    format!("{}:{:02}.{:03}", total_ms / 60_000, (total_ms / 1000) % 60, total_ms % 1000)
 }
 
 #[cfg(test)]
@@ -182,14 +155,8 @@ mod tests {
     fn seconds_follow_tempo_changes() {
         let mut song = Song::new(480);
         song.tempos = vec![
-            TempoChange {
-                tick: 0,
-                micros_per_quarter: 500_000,
-            },
-            TempoChange {
-                tick: 960,
-                micros_per_quarter: 1_000_000,
-            },
+            TempoChange { tick: 0, micros_per_quarter: 500_000 },
+            TempoChange { tick: 960, micros_per_quarter: 1_000_000 },
         ];
         assert!((song.tick_to_seconds(480) - 0.5).abs() < 1e-9);
         assert!((song.tick_to_seconds(960) - 1.0).abs() < 1e-9);
@@ -203,59 +170,15 @@ mod tests {
     fn bars_and_beats_across_signature_changes() {
         let mut song = Song::new(480);
         song.time_signatures = vec![
-            TimeSignatureChange {
-                tick: 0,
-                numerator: 4,
-                denominator: 4,
-            },
-            TimeSignatureChange {
-                tick: 4 * 1920,
-                numerator: 6,
-                denominator: 8,
-            },
+            TimeSignatureChange { tick: 0, numerator: 4, denominator: 4 },
+            TimeSignatureChange { tick: 4 * 1920, numerator: 6, denominator: 8 },
         ];
-        assert_eq!(
-            song.tick_to_bar_beat(0),
-            BarBeat {
-                bar: 1,
-                beat: 1,
-                tick: 0
-            }
-        );
-        assert_eq!(
-            song.tick_to_bar_beat(1920 + 480 + 5),
-            BarBeat {
-                bar: 2,
-                beat: 2,
-                tick: 5
-            }
-        );
+        assert_eq!(song.tick_to_bar_beat(0), BarBeat { bar: 1, beat: 1, tick: 0 });
+        assert_eq!(song.tick_to_bar_beat(1920 + 480 + 5), BarBeat { bar: 2, beat: 2, tick: 5 });
         // 6/8: beat = eighth = 240 ticks, bar = 1440 ticks.
-        assert_eq!(
-            song.tick_to_bar_beat(4 * 1920),
-            BarBeat {
-                bar: 5,
-                beat: 1,
-                tick: 0
-            }
-        );
-        assert_eq!(
-            song.tick_to_bar_beat(4 * 1920 + 1440 + 250),
-            BarBeat {
-                bar: 6,
-                beat: 2,
-                tick: 10
-            }
-        );
-        for tick in [
-            0,
-            7,
-            1920,
-            4 * 1920 - 1,
-            4 * 1920,
-            4 * 1920 + 1440 + 250,
-            100_000,
-        ] {
+        assert_eq!(song.tick_to_bar_beat(4 * 1920), BarBeat { bar: 5, beat: 1, tick: 0 });
+        assert_eq!(song.tick_to_bar_beat(4 * 1920 + 1440 + 250), BarBeat { bar: 6, beat: 2, tick: 10 });
+        for tick in [0, 7, 1920, 4 * 1920 - 1, 4 * 1920, 4 * 1920 + 1440 + 250, 100_000] {
             assert_eq!(song.bar_beat_to_tick(song.tick_to_bar_beat(tick)), tick);
         }
     }

@@ -18,8 +18,7 @@ fn fuzzer_findings_stay_fixed() {
         let bytes = std::fs::read(&path).unwrap();
         if let Ok(song) = parse_song(&bytes) {
             let again = song_to_bytes(&song).unwrap();
-            parse_song(&again)
-                .unwrap_or_else(|e| panic!("{}: export does not re-import: {e}", path.display()));
+            parse_song(&again).unwrap_or_else(|e| panic!("{}: export does not re-import: {e}", path.display()));
         }
         count += 1;
     }

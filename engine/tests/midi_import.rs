@@ -9,11 +9,7 @@ use common::*;
 use proptest::prelude::*;
 
 fn notes_of(song: &cadenza_engine::Song, track: usize) -> Vec<(u64, u64, u8, u8)> {
-    song.tracks[track]
-        .notes
-        .iter()
-        .map(|n| (n.start, n.length, n.pitch, n.velocity))
-        .collect()
+    song.tracks[track].notes.iter().map(|n| (n.start, n.length, n.pitch, n.velocity)).collect()
 }
 
 #[test]
@@ -36,37 +32,13 @@ fn type1_tempo_map_names_programs_and_running_status() {
     let song = parse_song(&smf(1, 480, &[conductor, melody])).unwrap();
     assert_eq!(song.ppq, 480);
     assert_eq!(song.tempos.len(), 2);
-    assert!(
-        (song.tick_to_seconds(1440) - 2.0).abs() < 1e-9,
-        "tempo change at 960 not applied"
-    );
-    assert_eq!(
-        (
-            song.time_signatures[0].numerator,
-            song.time_signatures[0].denominator
-        ),
-        (3, 4)
-    );
+    assert!((song.tick_to_seconds(1440) - 2.0).abs() < 1e-9, "tempo change at 960 not applied");
+    assert_eq!((song.time_signatures[0].numerator, song.time_signatures[0].denominator), (3, 4));
     assert_eq!(song.key_signature().unwrap().name(), "G minor");
-    assert_eq!(
-        song.tracks.len(),
-        1,
-        "the conductor track has no notes and is not a track"
-    );
+    assert_eq!(song.tracks.len(), 1, "the conductor track has no notes and is not a track");
     let track = &song.tracks[0];
-    assert_eq!(
-        (
-            track.name.as_str(),
-            track.program,
-            track.channel,
-            track.volume
-        ),
-        ("Flute", 73, 1, 90)
-    );
-    assert_eq!(
-        notes_of(&song, 0),
-        vec![(0, 480, 60, 100), (480, 480, 62, 80)]
-    );
+    assert_eq!((track.name.as_str(), track.program, track.channel, track.volume), ("Flute", 73, 1, 90));
+    assert_eq!(notes_of(&song, 0), vec![(0, 480, 60, 100), (480, 480, 62, 80)]);
 }
 
 #[test]
@@ -99,17 +71,9 @@ fn type2_patterns_play_in_sequence() {
 
 #[test]
 fn overlapping_same_pitch_notes_close_first_in_first_out() {
-    let track = events(&[
-        (0, &[0x90, 60, 100]),
-        (100, &[0x90, 60, 50]),
-        (100, &[0x80, 60, 0]),
-        (100, &[0x80, 60, 0]),
-    ]);
+    let track = events(&[(0, &[0x90, 60, 100]), (100, &[0x90, 60, 50]), (100, &[0x80, 60, 0]), (100, &[0x80, 60, 0])]);
     let song = parse_song(&smf(1, 480, &[track])).unwrap();
-    assert_eq!(
-        notes_of(&song, 0),
-        vec![(0, 200, 60, 100), (100, 200, 60, 50)]
-    );
+    assert_eq!(notes_of(&song, 0), vec![(0, 200, 60, 100), (100, 200, 60, 50)]);
 }
 
 #[test]
@@ -135,37 +99,23 @@ fn pitch_bend_goes_to_the_sounding_note() {
     let bent = &song.tracks[0].notes[0];
     let bends: Vec<(u64, i16)> = bent.bend.iter().map(|p| (p.offset, p.value)).collect();
     assert_eq!(bends, vec![(0, 2048), (20, 4096)]);
-    assert!(
-        song.tracks[0].notes[1].bend.is_empty(),
-        "the reset must not bend the next note"
-    );
+    assert!(song.tracks[0].notes[1].bend.is_empty(), "the reset must not bend the next note");
 }
 
 #[test]
 fn smpte_division_becomes_ppq_with_the_same_times() {
     // 25 fps × 40 ticks per frame = 1000 ticks per second.
     let division = ((-25i8 as u8 as u16) << 8) | 40;
-    let track = events(&[
-        (0, &tempo(300_000)),
-        (0, &[0x90, 60, 100]),
-        (1000, &[0x80, 60, 0]),
-    ]);
+    let track = events(&[(0, &tempo(300_000)), (0, &[0x90, 60, 100]), (1000, &[0x80, 60, 0])]);
     let song = parse_song(&smf(1, division, &[track])).unwrap();
     assert_eq!(song.ppq, 1000);
     let note = &song.tracks[0].notes[0];
-    assert!(
-        (song.tick_to_seconds(note.end()) - 1.0).abs() < 1e-9,
-        "timecode ticks lost their time"
-    );
+    assert!((song.tick_to_seconds(note.end()) - 1.0).abs() < 1e-9, "timecode ticks lost their time");
 }
 
 #[test]
 fn latin1_track_names_are_decoded() {
-    let track = events(&[
-        (0, &track_name(b"Ch\xe9rubin")),
-        (0, &[0x90, 60, 1]),
-        (1, &[0x80, 60, 0]),
-    ]);
+    let track = events(&[(0, &track_name(b"Ch\xe9rubin")), (0, &[0x90, 60, 1]), (1, &[0x80, 60, 0])]);
     let song = parse_song(&smf(1, 96, &[track])).unwrap();
     assert_eq!(song.tracks[0].name, "Chérubin");
 }
@@ -188,10 +138,7 @@ fn error_of(bytes: &[u8]) -> (Option<u64>, MidiErrorKind, String) {
 #[test]
 fn not_midi_and_empty_files() {
     assert!(matches!(error_of(b"").1, MidiErrorKind::NotMidi));
-    assert!(matches!(
-        error_of(b"RIFF....WAVEfmt ").1,
-        MidiErrorKind::NotMidi
-    ));
+    assert!(matches!(error_of(b"RIFF....WAVEfmt ").1, MidiErrorKind::NotMidi));
     let (offset, kind, text) = error_of(b"MThd");
     assert!(matches!(kind, MidiErrorKind::Truncated { .. }), "{text}");
     assert_eq!(offset, Some(4));
@@ -202,90 +149,46 @@ fn zero_ppq_and_bad_header() {
     let (offset, kind, text) = error_of(&smf(1, 0, &[]));
     assert!(matches!(kind, MidiErrorKind::ZeroPpq));
     assert_eq!(offset, Some(12));
-    assert_eq!(
-        text,
-        "at byte 12: the header gives zero ticks per quarter note (PPQ 0)"
-    );
-    assert!(matches!(
-        error_of(&header(7, 0, 96)).1,
-        MidiErrorKind::UnsupportedFormat(7)
-    ));
+    assert_eq!(text, "at byte 12: the header gives zero ticks per quarter note (PPQ 0)");
+    assert!(matches!(error_of(&header(7, 0, 96)).1, MidiErrorKind::UnsupportedFormat(7)));
     let mut short = b"MThd\x00\x00\x00\x02\x00\x01".to_vec();
     short.extend([0; 8]);
-    assert!(matches!(
-        error_of(&short).1,
-        MidiErrorKind::HeaderTooShort { length: 2 }
-    ));
+    assert!(matches!(error_of(&short).1, MidiErrorKind::HeaderTooShort { length: 2 }));
     let bad_timecode = ((-26i8 as u8 as u16) << 8) | 40;
-    assert!(matches!(
-        error_of(&smf(1, bad_timecode, &[])).1,
-        MidiErrorKind::BadTimecode { .. }
-    ));
+    assert!(matches!(error_of(&smf(1, bad_timecode, &[])).1, MidiErrorKind::BadTimecode { .. }));
 }
 
 #[test]
 fn truncated_file_names_the_chunk_and_offset() {
-    let full = smf(
-        1,
-        96,
-        &[events(&[(0, &[0x90, 60, 100]), (96, &[0x80, 60, 0])])],
-    );
+    let full = smf(1, 96, &[events(&[(0, &[0x90, 60, 100]), (96, &[0x80, 60, 0])])]);
     let cut = &full[..full.len() - 5];
     let (offset, kind, text) = error_of(cut);
     assert_eq!(offset, Some(18), "{text}");
-    assert!(
-        matches!(
-            kind,
-            MidiErrorKind::Truncated {
-                what: "a track chunk",
-                ..
-            }
-        ),
-        "{text}"
-    );
+    assert!(matches!(kind, MidiErrorKind::Truncated { what: "a track chunk", .. }), "{text}");
     assert!(text.contains("needs") || text.contains("needed"), "{text}");
 }
 
 #[test]
 fn wrong_chunk_length_is_caught() {
-    let mut file = smf(
-        1,
-        96,
-        &[events(&[(0, &[0x90, 60, 100]), (96, &[0x80, 60, 0])])],
-    );
+    let mut file = smf(1, 96, &[events(&[(0, &[0x90, 60, 100]), (96, &[0x80, 60, 0])])]);
     file[21] = 0x40; // the MTrk length now claims 64 more bytes than exist
     assert!(matches!(error_of(&file).1, MidiErrorKind::Truncated { .. }));
     // A length that is too short cuts an event in half: the rest reads as a garbage chunk.
-    let mut file = smf(
-        1,
-        96,
-        &[events(&[(0, &[0x90, 60, 100]), (96, &[0x80, 60, 0])])],
-    );
+    let mut file = smf(1, 96, &[events(&[(0, &[0x90, 60, 100]), (96, &[0x80, 60, 0])])]);
     file[21] -= 2;
     let (_, kind, text) = error_of(&file);
-    assert!(
-        matches!(
-            kind,
-            MidiErrorKind::MalformedEvent { .. } | MidiErrorKind::Truncated { .. }
-        ),
-        "{text}"
-    );
+    assert!(matches!(kind, MidiErrorKind::MalformedEvent { .. } | MidiErrorKind::Truncated { .. }), "{text}");
 }
 
 #[test]
 fn garbage_inside_a_track_is_a_malformed_event_with_its_offset() {
     // A data byte with no running status to apply to.
-    let track = vec![
-        0x00, 0x90, 60, 100, 0x10, 0x45, 0x20, 0x00, 0xFF, 0x2F, 0x00,
-    ];
+    let track = vec![0x00, 0x90, 60, 100, 0x10, 0x45, 0x20, 0x00, 0xFF, 0x2F, 0x00];
     let mut bad = track.clone();
     bad[4] = 0x00;
     bad[5] = 0xF4; // undefined system common status byte
     let (offset, kind, text) = error_of(&smf(1, 96, &[bad]));
-    assert!(
-        matches!(kind, MidiErrorKind::MalformedEvent { track: 0 }),
-        "{text}"
-    );
+    assert!(matches!(kind, MidiErrorKind::MalformedEvent { track: 0 }), "{text}");
     assert_eq!(offset, Some(14 + 8 + 4), "{text}");
 }
 
@@ -295,29 +198,15 @@ fn absurd_track_count_is_an_error_not_an_allocation() {
     file[10] = 0xFF;
     file[11] = 0xFF;
     let (_, kind, text) = error_of(&file);
-    assert!(
-        matches!(
-            kind,
-            MidiErrorKind::MissingTracks {
-                declared: 65535,
-                found: 1
-            }
-        ),
-        "{text}"
-    );
+    assert!(matches!(kind, MidiErrorKind::MissingTracks { declared: 65535, found: 1 }), "{text}");
 }
 
 #[test]
 fn absurd_delta_times_are_an_error() {
     // 200 deltas of 2^28-1 ticks at PPQ 96, 120 BPM ≈ 97 000 hours.
-    let list: Vec<(u32, &[u8])> = (0..200)
-        .map(|_| (0x0FFF_FFFF, &[0xFF, 0x01, 0x00][..]))
-        .collect();
+    let list: Vec<(u32, &[u8])> = (0..200).map(|_| (0x0FFF_FFFF, &[0xFF, 0x01, 0x00][..])).collect();
     let (offset, kind, text) = error_of(&smf(1, 96, &[events(&list)]));
-    assert!(
-        matches!(kind, MidiErrorKind::AbsurdTime { track: 0, .. }),
-        "{text}"
-    );
+    assert!(matches!(kind, MidiErrorKind::AbsurdTime { track: 0, .. }), "{text}");
     assert!(offset.is_some());
 }
 
@@ -329,13 +218,8 @@ fn read_song_names_the_file() {
     let text = read_song(&path).unwrap_err().to_string();
     assert!(text.starts_with(&path.display().to_string()), "{text}");
     assert!(text.contains("at byte 12"), "{text}");
-    let missing = read_song(&dir.path().join("nope.mid"))
-        .unwrap_err()
-        .to_string();
-    assert!(
-        missing.contains("nope.mid") && missing.contains("could not read"),
-        "{missing}"
-    );
+    let missing = read_song(&dir.path().join("nope.mid")).unwrap_err().to_string();
+    assert!(missing.contains("nope.mid") && missing.contains("could not read"), "{missing}");
 }
 
 proptest! {

@@ -7,13 +7,7 @@ use cadenza_models::{BackendPreference, probe_adapters, select_backend};
 fn main() {
     let adapters = probe_adapters();
     for a in &adapters {
-        println!(
-            "adapter: {} on {} ({:?}, software: {})",
-            a.name,
-            a.api,
-            a.device_type,
-            a.is_software()
-        );
+        println!("adapter: {} on {} ({:?}, software: {})", a.name, a.api, a.device_type, a.is_software());
     }
     let chosen = select_backend(BackendPreference::Auto, &adapters);
     println!("chosen: {} — {}", chosen.kind, chosen.reason);
@@ -25,11 +19,6 @@ fn main() {
             reason: "forced".into(),
         };
         let start = std::time::Instant::now();
-        println!(
-            "wgpu on {}: {:?} in {:.1?}",
-            adapters[0].name,
-            smoke_test(&runtime),
-            start.elapsed()
-        );
+        println!("wgpu on {}: {:?} in {:.1?}", adapters[0].name, smoke_test(&runtime), start.elapsed());
     }
 }

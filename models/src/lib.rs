@@ -3,6 +3,4 @@
 
 pub mod runtime;
 
-pub use runtime::{
-    AdapterInfo, BackendKind, BackendPreference, MlRuntime, probe_adapters, select_backend,
-};
+pub use runtime::{AdapterInfo, BackendKind, BackendPreference, MlRuntime, probe_adapters, select_backend};

@@ -27,9 +27,7 @@ impl std::str::FromStr for BackendPreference {
             "auto" => Ok(Self::Auto),
             "cpu" => Ok(Self::Cpu),
             "wgpu" | "gpu" => Ok(Self::Wgpu),
-            other => Err(format!(
-                "unknown backend '{other}' (expected auto, cpu or wgpu)"
-            )),
+            other => Err(format!("unknown backend '{other}' (expected auto, cpu or wgpu)")),
         }
     }
 }
@@ -62,15 +60,9 @@ impl AdapterInfo {
     pub fn is_software(&self) -> bool {
         let name = self.name.to_ascii_lowercase();
         self.device_type == wgpu::DeviceType::Cpu
-            || [
-                "llvmpipe",
-                "lavapipe",
-                "swiftshader",
-                "softpipe",
-                "microsoft basic render",
-            ]
-            .iter()
-            .any(|s| name.contains(s))
+            || ["llvmpipe", "lavapipe", "swiftshader", "softpipe", "microsoft basic render"]
+                .iter()
+                .any(|s| name.contains(s))
     }
 
     fn device_kind(&self, index_of_kind: usize) -> DeviceKind {
@@ -95,11 +87,7 @@ pub fn probe_adapters() -> Vec<AdapterInfo> {
             .into_iter()
             .map(|adapter| {
                 let info = adapter.get_info();
-                AdapterInfo {
-                    name: info.name,
-                    api: format!("{:?}", info.backend),
-                    device_type: info.device_type,
-                }
+                AdapterInfo { name: info.name, api: format!("{:?}", info.backend), device_type: info.device_type }
             })
             .collect()
     })
@@ -109,10 +97,7 @@ pub fn probe_adapters() -> Vec<AdapterInfo> {
 #[derive(Debug, Error)]
 pub enum RuntimeError {
     #[error("the {backend} backend failed its start-up check: {reason}")]
-    SmokeTest {
-        backend: BackendKind,
-        reason: String,
-    },
+    SmokeTest { backend: BackendKind, reason: String },
 }
 
 /// The device models run on, and why it was chosen.
@@ -151,29 +136,18 @@ pub fn select_backend(preference: BackendPreference, adapters: &[AdapterInfo]) -
     match smoke_test(&runtime) {
         Ok(()) => runtime,
         Err(err) if runtime.kind == BackendKind::Wgpu => cpu(format!("{err}; using the CPU")),
-        Err(err) => MlRuntime {
-            reason: format!("{} ({err})", runtime.reason),
-            ..runtime
-        },
+        Err(err) => MlRuntime { reason: format!("{} ({err})", runtime.reason), ..runtime },
     }
 }
 
 fn cpu(reason: String) -> MlRuntime {
-    MlRuntime {
-        kind: BackendKind::Cpu,
-        device: Device::flex(),
-        adapter: None,
-        reason,
-    }
+    MlRuntime { kind: BackendKind::Cpu, device: Device::flex(), adapter: None, reason }
 }
 
 fn no_gpu_reason(adapters: &[AdapterInfo], prefix: &str) -> String {
     match adapters.first() {
         None => format!("{prefix}no GPU adapter found; running models on the CPU"),
-        Some(a) => format!(
-            "{prefix}only a software adapter ({}) found; running models on the CPU",
-            a.name
-        ),
+        Some(a) => format!("{prefix}only a software adapter ({}) found; running models on the CPU", a.name),
     }
 }
 
@@ -193,10 +167,7 @@ pub fn smoke_test(runtime: &MlRuntime) -> Result<(), RuntimeError> {
             backend: runtime.kind,
             reason: format!("2×2 matmul gave {total}, not 11.5"),
         }),
-        Err(panic) => Err(RuntimeError::SmokeTest {
-            backend: runtime.kind,
-            reason: panic_message(&panic),
-        }),
+        Err(panic) => Err(RuntimeError::SmokeTest { backend: runtime.kind, reason: panic_message(&panic) }),
     }
 }
 
@@ -214,11 +185,7 @@ mod tests {
     use super::*;
 
     fn adapter(name: &str, device_type: wgpu::DeviceType) -> AdapterInfo {
-        AdapterInfo {
-            name: name.into(),
-            api: "Vulkan".into(),
-            device_type,
-        }
+        AdapterInfo { name: name.into(), api: "Vulkan".into(), device_type }
     }
 
     #[test]
@@ -235,11 +202,7 @@ mod tests {
         assert!(lavapipe.is_software());
         let rt = select_backend(BackendPreference::Auto, std::slice::from_ref(&lavapipe));
         assert_eq!(rt.kind, BackendKind::Cpu);
-        assert!(
-            rt.reason.contains("software adapter (llvmpipe"),
-            "{}",
-            rt.reason
-        );
+        assert!(rt.reason.contains("software adapter (llvmpipe"), "{}", rt.reason);
         let rt = select_backend(BackendPreference::Wgpu, &[lavapipe]);
         assert!(rt.reason.starts_with("wgpu requested but"), "{}", rt.reason);
         assert!(!adapter("NVIDIA GeForce RTX 4070", wgpu::DeviceType::DiscreteGpu).is_software());
@@ -248,10 +211,7 @@ mod tests {
     #[test]
     fn cpu_preference_wins_over_a_gpu() {
         let gpu = adapter("Radeon", wgpu::DeviceType::DiscreteGpu);
-        assert_eq!(
-            select_backend(BackendPreference::Cpu, &[gpu]).kind,
-            BackendKind::Cpu
-        );
+        assert_eq!(select_backend(BackendPreference::Cpu, &[gpu]).kind, BackendKind::Cpu);
     }
 
     /// Keeps the wgpu path honest without a GPU: on a software Vulkan adapter (Mesa's lavapipe,
@@ -273,10 +233,7 @@ mod tests {
 
     #[test]
     fn preference_parses() {
-        assert_eq!(
-            "CPU".parse::<BackendPreference>(),
-            Ok(BackendPreference::Cpu)
-        );
+        assert_eq!("CPU".parse::<BackendPreference>(), Ok(BackendPreference::Cpu));
         assert!("tpu".parse::<BackendPreference>().is_err());
     }
 }

@@ -13,28 +13,17 @@ pub fn cadenza_binary() -> PathBuf {
         .and_then(Path::parent)
         .expect("target dir")
         .join(format!("cadenza{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build --workspace` first (scripts/test.sh does)",
-        bin.display()
-    );
+    assert!(bin.exists(), "{} is missing: run `cargo build --workspace` first (scripts/test.sh does)", bin.display());
     bin
 }
 
 /// Runs `cadenza ARGS…` with the built-in synth unless the caller chooses otherwise.
 pub fn cadenza(args: &[&str]) -> Output {
-    Command::new(cadenza_binary())
-        .args(args)
-        .env_remove("CADENZA_SOUNDFONT")
-        .output()
-        .expect("run cadenza")
+    Command::new(cadenza_binary()).args(args).env_remove("CADENZA_SOUNDFONT").output().expect("run cadenza")
 }
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("repo root")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
 }
 
 /// A file under `tests/fixtures/`.

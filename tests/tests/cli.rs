@@ -22,31 +22,12 @@ fn info_describes_real_pieces() {
         assert!(out.status.success(), "{name}: {}", stderr(&out));
         let text = stdout(&out);
         let song = read_song(&path).unwrap();
-        assert!(
-            text.contains(&format!(
-                "Tracks:    {tracks} ({} notes)",
-                song.note_count()
-            )),
-            "{name}:\n{text}"
-        );
-        assert!(
-            song.note_count() > 50,
-            "{name} has only {} notes",
-            song.note_count()
-        );
-        assert!(
-            text.contains("Tempo:") && text.contains("BPM") && text.contains("Length:"),
-            "{text}"
-        );
+        assert!(text.contains(&format!("Tracks:    {tracks} ({} notes)", song.note_count())), "{name}:\n{text}");
+        assert!(song.note_count() > 50, "{name} has only {} notes", song.note_count());
+        assert!(text.contains("Tempo:") && text.contains("BPM") && text.contains("Length:"), "{text}");
     }
-    let bach = stdout(&cadenza(&[
-        "info",
-        fixture("corpus/bach_bwv66.6.mid").to_str().unwrap(),
-    ]));
-    assert!(
-        bach.contains("Key:       F# minor") || bach.contains("Key:       A major"),
-        "{bach}"
-    );
+    let bach = stdout(&cadenza(&["info", fixture("corpus/bach_bwv66.6.mid").to_str().unwrap()]));
+    assert!(bach.contains("Key:       F# minor") || bach.contains("Key:       A major"), "{bach}");
 }
 
 #[test]
@@ -61,15 +42,8 @@ fn convert_keeps_every_note() {
         assert_eq!(a, b, "{name}: conversion changed the song");
         // Converting again is byte-stable.
         let again = dir.path().join(format!("again-{name}"));
-        assert!(
-            cadenza(&["convert", output.to_str().unwrap(), again.to_str().unwrap()])
-                .status
-                .success()
-        );
-        assert_eq!(
-            std::fs::read(&output).unwrap(),
-            std::fs::read(&again).unwrap()
-        );
+        assert!(cadenza(&["convert", output.to_str().unwrap(), again.to_str().unwrap()]).status.success());
+        assert_eq!(std::fs::read(&output).unwrap(), std::fs::read(&again).unwrap());
     }
 }
 
@@ -78,35 +52,16 @@ fn render_writes_audio_of_the_right_length() {
     let dir = tempfile::tempdir().unwrap();
     let input = fixture("corpus/bach_bwv66.6.mid");
     let wav = dir.path().join("bach.wav");
-    let out = cadenza(&[
-        "render",
-        input.to_str().unwrap(),
-        wav.to_str().unwrap(),
-        "--soundfont",
-        "builtin",
-    ]);
+    let out = cadenza(&["render", input.to_str().unwrap(), wav.to_str().unwrap(), "--soundfont", "builtin"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let reader = hound::WavReader::open(&wav).unwrap();
     let spec = reader.spec();
-    assert_eq!(
-        (spec.channels, spec.sample_rate, spec.bits_per_sample),
-        (2, 44_100, 16)
-    );
+    assert_eq!((spec.channels, spec.sample_rate, spec.bits_per_sample), (2, 44_100, 16));
     let seconds = reader.duration() as f64 / 44_100.0;
     let expected = read_song(&input).unwrap().duration_seconds() + 1.5;
-    assert!(
-        (seconds - expected).abs() < 0.01,
-        "{seconds} s rendered, {expected} s expected"
-    );
-    let loud = reader
-        .into_samples::<i16>()
-        .filter_map(Result::ok)
-        .filter(|s| s.abs() > 500)
-        .count();
-    assert!(
-        loud > 44_100,
-        "the render is nearly silent ({loud} loud samples)"
-    );
+    assert!((seconds - expected).abs() < 0.01, "{seconds} s rendered, {expected} s expected");
+    let loud = reader.into_samples::<i16>().filter_map(Result::ok).filter(|s| s.abs() > 500).count();
+    assert!(loud > 44_100, "the render is nearly silent ({loud} loud samples)");
 }
 
 #[test]
@@ -135,29 +90,16 @@ fn broken_files_fail_with_one_clear_line() {
     let good = std::fs::read(repo_root().join("assets/demo/bach_bwv7.7.mid")).unwrap();
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("empty.mid", vec![], "not a Standard MIDI File"),
-        (
-            "truncated.mid",
-            good[..good.len() / 2].to_vec(),
-            "file ends inside a track chunk",
-        ),
-        (
-            "zero-ppq.mid",
-            [&good[..12], &[0, 0], &good[14..]].concat(),
-            "PPQ 0",
-        ),
-        (
-            "text.mid",
-            b"this is not music at all".to_vec(),
-            "not a Standard MIDI File",
-        ),
+        ("truncated.mid", good[..good.len() / 2].to_vec(), "file ends inside a track chunk"),
+        ("zero-ppq.mid", [&good[..12], &[0, 0], &good[14..]].concat(), "PPQ 0"),
+        ("text.mid", b"this is not music at all".to_vec(), "not a Standard MIDI File"),
     ];
     for (name, bytes, expected) in cases {
         let path = dir.path().join(name);
         std::fs::write(&path, bytes).unwrap();
-        for args in [
-            vec!["info", path.to_str().unwrap()],
-            vec!["convert", path.to_str().unwrap(), "/tmp/never-written.mid"],
-        ] {
+        for args in
+            [vec!["info", path.to_str().unwrap()], vec!["convert", path.to_str().unwrap(), "/tmp/never-written.mid"]]
+        {
             let out = cadenza(&args);
             let err = stderr(&out);
             assert_eq!(out.status.code(), Some(1), "{name}: {err}");
@@ -177,9 +119,5 @@ fn broken_files_fail_with_one_clear_line() {
 fn unknown_backend_is_rejected() {
     let out = cadenza(&["--backend", "tpu", "info", "x.mid"]);
     assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("unknown backend 'tpu'"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("unknown backend 'tpu'"), "{}", stderr(&out));
 }

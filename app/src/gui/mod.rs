@@ -10,17 +10,14 @@ use std::time::Duration;
 use anyhow::{Result, anyhow};
 use cadenza_engine::song::Song;
 use cadenza_engine::timing::format_seconds;
-use cadenza_engine::{
-    Command, Edit, Engine, EngineConfig, EngineHandle, Event, JobId, JobOutput, TrackProps, gm,
-};
+use cadenza_engine::{Command, Edit, Engine, EngineConfig, EngineHandle, Event, JobId, JobOutput, TrackProps, gm};
 use eframe::egui;
 
 use crate::demo;
 use roll::RollView;
 
 pub fn run(config: EngineConfig, file: Option<PathBuf>) -> Result<()> {
-    let engine =
-        Engine::spawn(config).map_err(|e| anyhow!("could not start the engine thread: {e}"))?;
+    let engine = Engine::spawn(config).map_err(|e| anyhow!("could not start the engine thread: {e}"))?;
     let title = match &file {
         Some(path) => {
             engine.open_midi(path.clone());
@@ -32,17 +29,11 @@ pub fn run(config: EngineConfig, file: Option<PathBuf>) -> Result<()> {
         }
     };
     let options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default()
-            .with_inner_size([1280.0, 800.0])
-            .with_title("Cadenza"),
+        viewport: egui::ViewportBuilder::default().with_inner_size([1280.0, 800.0]).with_title("Cadenza"),
         ..Default::default()
     };
-    eframe::run_native(
-        "Cadenza",
-        options,
-        Box::new(move |_cc| Ok(Box::new(CadenzaApp::new(engine, title)))),
-    )
-    .map_err(|e| anyhow!("could not open the window: {e}"))
+    eframe::run_native("Cadenza", options, Box::new(move |_cc| Ok(Box::new(CadenzaApp::new(engine, title)))))
+        .map_err(|e| anyhow!("could not open the window: {e}"))
 }
 
 struct JobStatus {
@@ -92,20 +83,9 @@ impl CadenzaApp {
                     }
                 }
                 Event::JobStarted { id, label } => {
-                    self.jobs.insert(
-                        id,
-                        JobStatus {
-                            label,
-                            fraction: 0.0,
-                            message: String::new(),
-                        },
-                    );
+                    self.jobs.insert(id, JobStatus { label, fraction: 0.0, message: String::new() });
                 }
-                Event::JobProgress {
-                    id,
-                    fraction,
-                    message,
-                } => {
+                Event::JobProgress { id, fraction, message } => {
                     if let Some(job) = self.jobs.get_mut(&id) {
                         job.fraction = fraction;
                         job.message = message;
@@ -113,9 +93,7 @@ impl CadenzaApp {
                 }
                 Event::JobFinished { id, output } => {
                     self.jobs.remove(&id);
-                    if let JobOutput::Rendered { path, .. } | JobOutput::MidiWritten { path } =
-                        output
-                    {
+                    if let JobOutput::Rendered { path, .. } | JobOutput::MidiWritten { path } = output {
                         self.notices.push(format!("wrote {}", path.display()));
                     }
                 }
@@ -146,10 +124,7 @@ impl CadenzaApp {
                 ui.label(key.name());
             }
             ui.separator();
-            ui.label(format!(
-                "length {}",
-                format_seconds(self.song.duration_seconds())
-            ));
+            ui.label(format!("length {}", format_seconds(self.song.duration_seconds())));
         });
     }
 
@@ -167,41 +142,24 @@ impl CadenzaApp {
             frame.show(ui, |ui| {
                 ui.set_width(ui.available_width());
                 ui.horizontal(|ui| {
-                    let (rect, _) =
-                        ui.allocate_exact_size(egui::vec2(6.0, 30.0), egui::Sense::hover());
+                    let (rect, _) = ui.allocate_exact_size(egui::vec2(6.0, 30.0), egui::Sense::hover());
                     ui.painter().rect_filled(rect, 2.0, colour);
                     ui.vertical(|ui| {
-                        if ui
-                            .selectable_label(index == self.selected_track, &track.name)
-                            .clicked()
-                        {
+                        if ui.selectable_label(index == self.selected_track, &track.name).clicked() {
                             self.selected_track = index;
                         }
-                        let program = if track.is_drum {
-                            "Drums"
-                        } else {
-                            gm::program_name(track.program)
-                        };
-                        ui.small(format!(
-                            "{program} · ch {} · {} notes",
-                            track.channel + 1,
-                            track.notes.len()
-                        ));
+                        let program = if track.is_drum { "Drums" } else { gm::program_name(track.program) };
+                        ui.small(format!("{program} · ch {} · {} notes", track.channel + 1, track.notes.len()));
                     });
                 });
                 ui.horizontal(|ui| {
                     let (mut muted, mut solo) = (track.muted, track.solo);
-                    let toggled =
-                        |ui: &mut egui::Ui, value: &mut bool, label: &str, hover: &str| {
-                            ui.toggle_value(value, label).on_hover_text(hover).changed()
-                        };
+                    let toggled = |ui: &mut egui::Ui, value: &mut bool, label: &str, hover: &str| {
+                        ui.toggle_value(value, label).on_hover_text(hover).changed()
+                    };
                     // `|`, not `||`: both buttons are drawn every frame.
                     if toggled(ui, &mut muted, "M", "Mute") | toggled(ui, &mut solo, "S", "Solo") {
-                        let props = TrackProps {
-                            muted,
-                            solo,
-                            ..TrackProps::of(track)
-                        };
+                        let props = TrackProps { muted, solo, ..TrackProps::of(track) };
                         edits.push(Edit::SetTrackProps { index, props });
                     }
                 });
@@ -235,23 +193,16 @@ impl eframe::App for CadenzaApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.drain_events();
         // The engine cannot wake the window itself; poll faster while work is running.
-        let poll = if self.jobs.is_empty() {
-            Duration::from_millis(250)
-        } else {
-            Duration::from_millis(50)
-        };
+        let poll = if self.jobs.is_empty() { Duration::from_millis(250) } else { Duration::from_millis(50) };
         ctx.request_repaint_after(poll);
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         egui::Panel::top("transport").show(ui, |ui| self.transport(ui));
         egui::Panel::bottom("status").show(ui, |ui| self.status_line(ui));
-        egui::Panel::left("tracks")
-            .resizable(true)
-            .default_size(230.0)
-            .show(ui, |ui| {
-                egui::ScrollArea::vertical().show(ui, |ui| self.track_list(ui));
-            });
+        egui::Panel::left("tracks").resizable(true).default_size(230.0).show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| self.track_list(ui));
+        });
         egui::CentralPanel::default().show(ui, |ui| self.roll.show(ui, &self.song));
     }
 }

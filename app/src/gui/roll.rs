@@ -45,12 +45,7 @@ pub struct RollView {
 
 impl Default for RollView {
     fn default() -> Self {
-        Self {
-            pixels_per_tick: 0.1,
-            key_height: 12.0,
-            left_tick: 0.0,
-            top_pitch: 84.0,
-        }
+        Self { pixels_per_tick: 0.1, key_height: 12.0, left_tick: 0.0, top_pitch: 84.0 }
     }
 }
 
@@ -58,22 +53,15 @@ impl RollView {
     /// Frames the whole song: its length across, its pitch range centred.
     pub fn fit(&mut self, song: &Song) {
         let end = song.end_tick().max(u64::from(song.ppq) * 16) as f32;
-        self.pixels_per_tick = (950.0 / end).clamp(
-            MIN_PIXELS_PER_QUARTER / f32::from(song.ppq),
-            MAX_PIXELS_PER_QUARTER / f32::from(song.ppq),
-        );
+        self.pixels_per_tick = (950.0 / end)
+            .clamp(MIN_PIXELS_PER_QUARTER / f32::from(song.ppq), MAX_PIXELS_PER_QUARTER / f32::from(song.ppq));
         self.left_tick = 0.0;
-        let pitches = song
-            .tracks
-            .iter()
-            .flat_map(|t| t.notes.iter().map(|n| n.pitch));
+        let pitches = song.tracks.iter().flat_map(|t| t.notes.iter().map(|n| n.pitch));
         let (low, high) = pitches.fold((127u8, 0u8), |(lo, hi), p| (lo.min(p), hi.max(p)));
         if low <= high {
             let span = f32::from(high - low) + 6.0;
             self.key_height = (620.0 / span).clamp(6.0, 18.0);
-            self.top_pitch =
-                (f32::from(high) + 3.0 + (620.0 / self.key_height - span).max(0.0) / 2.0)
-                    .min(127.0);
+            self.top_pitch = (f32::from(high) + 3.0 + (620.0 / self.key_height - span).max(0.0) / 2.0).min(127.0);
         }
     }
 
@@ -81,19 +69,11 @@ impl RollView {
         let (response, painter) = ui.allocate_painter(ui.available_size(), Sense::click_and_drag());
         let rect = response.rect;
         self.handle_input(ui, &response, rect, f32::from(song.ppq));
-        let grid = Rect::from_min_max(
-            Pos2::new(rect.left() + KEYBOARD_WIDTH, rect.top() + RULER_HEIGHT),
-            rect.max,
-        );
+        let grid = Rect::from_min_max(Pos2::new(rect.left() + KEYBOARD_WIDTH, rect.top() + RULER_HEIGHT), rect.max);
         let to_x = |tick: f32| grid.left() + (tick - self.left_tick) * self.pixels_per_tick;
         let to_y = |pitch: f32| grid.top() + (self.top_pitch - pitch) * self.key_height;
-        let visible_ticks = (
-            self.left_tick,
-            self.left_tick + grid.width() / self.pixels_per_tick,
-        );
-        let low_pitch = (self.top_pitch - grid.height() / self.key_height)
-            .floor()
-            .max(0.0) as u8;
+        let visible_ticks = (self.left_tick, self.left_tick + grid.width() / self.pixels_per_tick);
+        let low_pitch = (self.top_pitch - grid.height() / self.key_height).floor().max(0.0) as u8;
         let high_pitch = self.top_pitch.ceil().min(127.0) as u8;
 
         let visuals = ui.visuals();
@@ -103,81 +83,38 @@ impl RollView {
         } else {
             (Color32::from_gray(250), Color32::from_gray(236))
         };
-        let line_colour = if dark {
-            Color32::from_gray(60)
-        } else {
-            Color32::from_gray(205)
-        };
+        let line_colour = if dark { Color32::from_gray(60) } else { Color32::from_gray(205) };
 
         let clip = painter.with_clip_rect(grid);
         for pitch in low_pitch..=high_pitch {
             let y = to_y(f32::from(pitch));
-            let row = Rect::from_min_max(
-                Pos2::new(grid.left(), y - self.key_height),
-                Pos2::new(grid.right(), y),
-            );
-            clip.rect_filled(
-                row,
-                0.0,
-                if is_black_key(pitch) {
-                    row_dark
-                } else {
-                    row_light
-                },
-            );
+            let row = Rect::from_min_max(Pos2::new(grid.left(), y - self.key_height), Pos2::new(grid.right(), y));
+            clip.rect_filled(row, 0.0, if is_black_key(pitch) { row_dark } else { row_light });
             if pitch % 12 == 0 {
-                clip.line_segment(
-                    [row.left_bottom(), row.right_bottom()],
-                    Stroke::new(1.0, line_colour),
-                );
+                clip.line_segment([row.left_bottom(), row.right_bottom()], Stroke::new(1.0, line_colour));
             }
         }
-        self.draw_grid(
-            &clip,
-            &painter,
-            song,
-            grid,
-            rect,
-            visible_ticks,
-            line_colour,
-            visuals.text_color(),
-        );
+        self.draw_grid(&clip, &painter, song, grid, rect, visible_ticks, line_colour, visuals.text_color());
 
         let hover = response.hover_pos().filter(|p| grid.contains(*p));
         let mut hovered: Option<(usize, Note)> = None;
         for (index, track) in song.tracks.iter().enumerate() {
             let colour = track_colour(index);
             let longest = track.notes.iter().map(|n| n.length).max().unwrap_or(0) as f32;
-            let first = track
-                .notes
-                .partition_point(|n| (n.start as f32) < visible_ticks.0 - longest);
-            for note in track.notes[first..]
-                .iter()
-                .take_while(|n| (n.start as f32) <= visible_ticks.1)
-            {
-                if note.pitch < low_pitch
-                    || note.pitch > high_pitch
-                    || (note.end() as f32) < visible_ticks.0
-                {
+            let first = track.notes.partition_point(|n| (n.start as f32) < visible_ticks.0 - longest);
+            for note in track.notes[first..].iter().take_while(|n| (n.start as f32) <= visible_ticks.1) {
+                if note.pitch < low_pitch || note.pitch > high_pitch || (note.end() as f32) < visible_ticks.0 {
                     continue;
                 }
                 let x0 = to_x(note.start as f32);
                 let x1 = to_x(note.end() as f32).max(x0 + 2.0);
                 let y = to_y(f32::from(note.pitch));
-                let note_rect = Rect::from_min_max(
-                    Pos2::new(x0, y - self.key_height + 1.0),
-                    Pos2::new(x1, y - 1.0),
-                );
+                let note_rect = Rect::from_min_max(Pos2::new(x0, y - self.key_height + 1.0), Pos2::new(x1, y - 1.0));
                 // Velocity shading: soft notes are paler.
                 let strength = 0.45 + 0.55 * f32::from(note.velocity) / 127.0;
                 let fill = colour.gamma_multiply(if track.muted { 0.25 } else { strength });
                 clip.rect_filled(note_rect, 2.0, fill);
-                clip.rect_stroke(
-                    note_rect,
-                    2.0,
-                    Stroke::new(1.0, colour.gamma_multiply(0.9)),
-                    StrokeKind::Inside,
-                );
+                clip.rect_stroke(note_rect, 2.0, Stroke::new(1.0, colour.gamma_multiply(0.9)), StrokeKind::Inside);
                 if hover.is_some_and(|p| note_rect.contains(p)) {
                     hovered = Some((index, note.clone()));
                 }
@@ -203,24 +140,14 @@ impl RollView {
         if !response.hovered() {
             return;
         }
-        let (scroll, zoom, modifiers, pointer) = ui.input(|i| {
-            (
-                i.smooth_scroll_delta,
-                i.zoom_delta_2d(),
-                i.modifiers,
-                i.pointer.hover_pos(),
-            )
-        });
+        let (scroll, zoom, modifiers, pointer) =
+            ui.input(|i| (i.smooth_scroll_delta, i.zoom_delta_2d(), i.modifiers, i.pointer.hover_pos()));
         let anchor_x = pointer.map_or(rect.center().x, |p| p.x) - rect.left() - KEYBOARD_WIDTH;
         if zoom.x != 1.0 || (modifiers.command && scroll.y != 0.0) {
-            let factor = if zoom.x != 1.0 {
-                zoom.x
-            } else {
-                (scroll.y / 200.0).exp()
-            };
+            let factor = if zoom.x != 1.0 { zoom.x } else { (scroll.y / 200.0).exp() };
             let tick_at_anchor = self.left_tick + anchor_x / self.pixels_per_tick;
-            self.pixels_per_tick = (self.pixels_per_tick * factor)
-                .clamp(MIN_PIXELS_PER_QUARTER / ppq, MAX_PIXELS_PER_QUARTER / ppq);
+            self.pixels_per_tick =
+                (self.pixels_per_tick * factor).clamp(MIN_PIXELS_PER_QUARTER / ppq, MAX_PIXELS_PER_QUARTER / ppq);
             self.left_tick = (tick_at_anchor - anchor_x / self.pixels_per_tick).max(0.0);
         } else if modifiers.shift && scroll.y != 0.0 {
             self.key_height = (self.key_height * (scroll.y / 200.0).exp()).clamp(4.0, 32.0);
@@ -248,10 +175,7 @@ impl RollView {
         text: Color32,
     ) {
         let to_x = |tick: f32| grid.left() + (tick - self.left_tick) * self.pixels_per_tick;
-        let ruler = Rect::from_min_max(
-            Pos2::new(grid.left(), rect.top()),
-            Pos2::new(rect.right(), grid.top()),
-        );
+        let ruler = Rect::from_min_max(Pos2::new(grid.left(), rect.top()), Pos2::new(rect.right(), grid.top()));
         painter.rect_filled(ruler, 0.0, line.gamma_multiply(0.5));
         let sigs = &song.time_signatures;
         let mut bar_number = 1u64;
@@ -295,29 +219,16 @@ impl RollView {
     }
 
     fn draw_keyboard(&self, painter: &egui::Painter, rect: Rect, grid: Rect, low: u8, high: u8) {
-        let keys = Rect::from_min_max(
-            Pos2::new(rect.left(), grid.top()),
-            Pos2::new(grid.left(), rect.bottom()),
-        );
+        let keys = Rect::from_min_max(Pos2::new(rect.left(), grid.top()), Pos2::new(grid.left(), rect.bottom()));
         let clip = painter.with_clip_rect(keys);
         clip.rect_filled(keys, 0.0, Color32::from_gray(245));
         for pitch in low..=high {
             let y = grid.top() + (self.top_pitch - f32::from(pitch)) * self.key_height;
-            let key = Rect::from_min_max(
-                Pos2::new(keys.left(), y - self.key_height),
-                Pos2::new(keys.right(), y),
-            );
+            let key = Rect::from_min_max(Pos2::new(keys.left(), y - self.key_height), Pos2::new(keys.right(), y));
             if is_black_key(pitch) {
-                clip.rect_filled(
-                    key.with_max_x(keys.left() + KEYBOARD_WIDTH * 0.62),
-                    1.0,
-                    Color32::from_gray(30),
-                );
+                clip.rect_filled(key.with_max_x(keys.left() + KEYBOARD_WIDTH * 0.62), 1.0, Color32::from_gray(30));
             } else {
-                clip.line_segment(
-                    [key.left_bottom(), key.right_bottom()],
-                    Stroke::new(0.5, Color32::from_gray(170)),
-                );
+                clip.line_segment([key.left_bottom(), key.right_bottom()], Stroke::new(0.5, Color32::from_gray(170)));
             }
             if pitch % 12 == 0 && self.key_height >= 7.0 {
                 clip.text(
@@ -329,9 +240,6 @@ impl RollView {
                 );
             }
         }
-        painter.line_segment(
-            [keys.right_top(), keys.right_bottom()],
-            Stroke::new(1.0, Color32::from_gray(120)),
-        );
+        painter.line_segment([keys.right_top(), keys.right_bottom()], Stroke::new(1.0, Color32::from_gray(120)));
     }
 }

@@ -15,16 +15,10 @@ pub enum MidiErrorKind {
     #[error("the header chunk is {length} bytes long; it must be at least 6")]
     HeaderTooShort { length: u32 },
     #[error("the file ends inside {what}: {needed} bytes needed, {available} left")]
-    Truncated {
-        what: &'static str,
-        needed: u64,
-        available: u64,
-    },
+    Truncated { what: &'static str, needed: u64, available: u64 },
     #[error("the header gives zero ticks per quarter note (PPQ 0)")]
     ZeroPpq,
-    #[error(
-        "the header gives an invalid SMPTE time division ({fps} frames/s, {subframes} ticks per frame)"
-    )]
+    #[error("the header gives an invalid SMPTE time division ({fps} frames/s, {subframes} ticks per frame)")]
     BadTimecode { fps: i8, subframes: u8 },
     #[error("unknown SMF format {0} (only 0, 1 and 2 exist)")]
     UnsupportedFormat(u16),
@@ -35,11 +29,7 @@ pub enum MidiErrorKind {
     #[error(
         "track {track}: an event lies {hours:.1} hours into the song (the limit is {limit_hours} hours); the delta times are corrupt"
     )]
-    AbsurdTime {
-        track: usize,
-        hours: f64,
-        limit_hours: u32,
-    },
+    AbsurdTime { track: usize, hours: f64, limit_hours: u32 },
     #[error("the song has more than {limit} events")]
     TooManyEvents { limit: usize },
     #[error("track {track}: a gap of {ticks} ticks cannot be written (the SMF limit is 268435455)")]
@@ -56,19 +46,11 @@ pub struct MidiError {
 
 impl MidiError {
     pub fn new(kind: MidiErrorKind) -> Self {
-        Self {
-            file: None,
-            offset: None,
-            kind,
-        }
+        Self { file: None, offset: None, kind }
     }
 
     pub fn at(offset: u64, kind: MidiErrorKind) -> Self {
-        Self {
-            file: None,
-            offset: Some(offset),
-            kind,
-        }
+        Self { file: None, offset: Some(offset), kind }
     }
 
     pub fn in_file(mut self, file: impl Into<PathBuf>) -> Self {

@@ -1,12 +1,12 @@
 //! Standard MIDI File export: SMF type 1, a conductor track (tempo, time and key signatures)
 //! followed by one track chunk per Cadenza track.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::path::Path;
 
 use midly::num::{u4, u7, u15, u24, u28};
-use midly::{
-    Format, Header, MetaMessage, MidiMessage, PitchBend, Smf, Timing, TrackEvent, TrackEventKind,
-};
+use midly::{Format, Header, MetaMessage, MidiMessage, PitchBend, Smf, Timing, TrackEvent, TrackEventKind};
 
 use super::error::{MidiError, MidiErrorKind};
 use crate::fsutil::write_bytes_atomically;
@@ -20,13 +20,11 @@ pub fn song_to_bytes(song: &Song) -> Result<Vec<u8>, MidiError> {
         tracks.push(track_events(track, index + 1)?);
     }
     let ppq = u15::try_from(song.ppq.clamp(1, 0x7FFF)).unwrap_or(u15::new(480));
-    let smf = Smf {
-        header: Header::new(Format::Parallel, Timing::Metrical(ppq)),
-        tracks,
-    };
-    let mut bytes = Vec::new();
-    smf.write_std(&mut bytes)
-        .map_err(|e| MidiError::new(e.into()))?;
+    let smf = Smf { header: Header::new(Format::Parallel, Timing::Metrical(ppq)), tracks };
+    // About 4 bytes per event with running status; avoids regrowing the buffer.
+    let mut bytes = Vec::with_capacity(song.note_count() * 8 + 1024);
+    // midly's own writer for Vec<u8> is seekable, so each track is encoded once.
+    smf.write(&mut bytes).map_err(|e| MidiError::new(std::io::Error::other(e.to_string()).into()))?;
     Ok(bytes)
 }
 
@@ -49,138 +47,125 @@ enum Slot {
     ZeroLengthOff,
 }
 
-type Timed<'a> = (u64, Slot, TrackEventKind<'a>);
-
 fn conductor_events(song: &Song, chunk: usize) -> Result<Vec<TrackEvent<'static>>, MidiError> {
-    let mut events: Vec<Timed<'static>> = Vec::new();
+    let mut events: Vec<(u64, TrackEventKind<'static>)> = Vec::new();
     for tempo in &song.tempos {
-        let micros = u24::try_from(tempo.micros_per_quarter.clamp(1, 0xFF_FFFF))
-            .unwrap_or(u24::new(500_000));
-        events.push((
-            tempo.tick,
-            Slot::Setup,
-            TrackEventKind::Meta(MetaMessage::Tempo(micros)),
-        ));
+        let micros = u24::try_from(tempo.micros_per_quarter.clamp(1, 0xFF_FFFF)).unwrap_or(u24::new(500_000));
+        events.push((tempo.tick, TrackEventKind::Meta(MetaMessage::Tempo(micros))));
     }
     for sig in &song.time_signatures {
         let pow = sig.denominator.max(1).trailing_zeros() as u8;
-        events.push((
-            sig.tick,
-            Slot::Setup,
-            TrackEventKind::Meta(MetaMessage::TimeSignature(sig.numerator, pow, 24, 8)),
-        ));
+        events.push((sig.tick, TrackEventKind::Meta(MetaMessage::TimeSignature(sig.numerator, pow, 24, 8))));
     }
     for key in &song.key_signatures {
-        events.push((
-            key.tick,
-            Slot::Setup,
-            TrackEventKind::Meta(MetaMessage::KeySignature(key.sharps, key.minor)),
-        ));
+        events.push((key.tick, TrackEventKind::Meta(MetaMessage::KeySignature(key.sharps, key.minor))));
     }
-    to_deltas(events, chunk)
+    // Stable: tempo, then metre, then key at the same tick.
+    events.sort_by_key(|(tick, _)| *tick);
+    let mut out = InOrder::new(chunk, events.len() + 1);
+    for (tick, kind) in events {
+        out.now(tick, Slot::Setup, kind)?;
+    }
+    out.finish()
 }
 
 fn track_events(track: &Track, chunk: usize) -> Result<Vec<TrackEvent<'_>>, MidiError> {
-    let channel = u4::new(if track.is_drum {
-        DRUM_CHANNEL
-    } else {
-        track.channel.min(15)
-    });
+    let channel = u4::new(if track.is_drum { DRUM_CHANNEL } else { track.channel.min(15) });
     let midi = |message| TrackEventKind::Midi { channel, message };
-    let mut events: Vec<Timed<'_>> = vec![
-        (
-            0,
-            Slot::Setup,
-            TrackEventKind::Meta(MetaMessage::TrackName(track.name.as_bytes())),
-        ),
-        (
-            0,
-            Slot::Setup,
-            midi(MidiMessage::ProgramChange {
-                program: u7::new(track.program.min(127)),
-            }),
-        ),
-        (
-            0,
-            Slot::Setup,
-            midi(MidiMessage::Controller {
-                controller: u7::new(7),
-                value: u7::new(track.volume.min(127)),
-            }),
-        ),
-        (
-            0,
-            Slot::Setup,
-            midi(MidiMessage::Controller {
-                controller: u7::new(10),
-                value: u7::new(track.pan.min(127)),
-            }),
-        ),
-    ];
-    events.reserve(track.notes.len() * 2);
+    let controller = |number: u8, value: u8| {
+        midi(MidiMessage::Controller { controller: u7::new(number), value: u7::new(value.min(127)) })
+    };
+    let mut out = InOrder::new(chunk, track.notes.len() * 2 + 5);
+    out.now(0, Slot::Setup, TrackEventKind::Meta(MetaMessage::TrackName(track.name.as_bytes())))?;
+    out.now(0, Slot::Setup, midi(MidiMessage::ProgramChange { program: u7::new(track.program.min(127)) }))?;
+    out.now(0, Slot::Setup, controller(7, track.volume))?;
+    out.now(0, Slot::Setup, controller(10, track.pan))?;
+    // Notes are sorted by start, so note-ons go out as they come; what happens later in a note
+    // (its off, its bends, the bend reset) waits in a heap until its time.
     for note in &track.notes {
         let key = u7::new(note.pitch.min(127));
-        events.push((
-            note.start,
-            Slot::NoteOn,
-            midi(MidiMessage::NoteOn {
-                key,
-                vel: u7::new(note.velocity.clamp(1, 127)),
-            }),
-        ));
-        let off_slot = if note.length == 0 {
-            Slot::ZeroLengthOff
-        } else {
-            Slot::NoteOff
-        };
-        events.push((
-            note.end(),
-            off_slot,
-            midi(MidiMessage::NoteOff {
-                key,
-                vel: u7::new(0),
-            }),
-        ));
+        let vel = u7::new(note.velocity.clamp(1, 127));
+        out.now(note.start, Slot::NoteOn, midi(MidiMessage::NoteOn { key, vel }))?;
+        let off_slot = if note.length == 0 { Slot::ZeroLengthOff } else { Slot::NoteOff };
+        out.later(note.end(), off_slot, midi(MidiMessage::NoteOff { key, vel: u7::new(0) }));
         for point in note.bend.iter().filter(|p| p.offset < note.length) {
             let bend = PitchBend::from_int(point.value.clamp(-8192, 8191));
-            events.push((
-                note.start + point.offset,
-                Slot::Bend,
-                midi(MidiMessage::PitchBend { bend }),
-            ));
+            out.later(note.start + point.offset, Slot::Bend, midi(MidiMessage::PitchBend { bend }));
         }
         if note.bend.last().is_some_and(|p| p.value != 0) {
-            let bend = PitchBend::from_int(0);
-            events.push((
-                note.end(),
-                Slot::BendReset,
-                midi(MidiMessage::PitchBend { bend }),
-            ));
+            out.later(note.end(), Slot::BendReset, midi(MidiMessage::PitchBend { bend: PitchBend::from_int(0) }));
         }
     }
-    to_deltas(events, chunk)
+    out.finish()
 }
 
-/// Sorts timed events (stably, so same-slot events keep their order), turns absolute ticks
-/// into deltas and ends the track.
-fn to_deltas(mut events: Vec<Timed<'_>>, chunk: usize) -> Result<Vec<TrackEvent<'_>>, MidiError> {
-    events.sort_by_key(|(tick, slot, _)| (*tick, *slot));
-    let mut out = Vec::with_capacity(events.len() + 1);
-    let mut last = 0u64;
-    for (tick, _, kind) in events {
-        let delta = tick - last;
-        let delta = u28::try_from(u32::try_from(delta).unwrap_or(u32::MAX)).ok_or(
-            MidiError::new(MidiErrorKind::GapTooLong {
-                track: chunk,
-                ticks: delta,
-            }),
-        )?;
-        out.push(TrackEvent { delta, kind });
-        last = tick;
+/// Builds a track's events in (tick, slot) order, ties in the order they were given, without
+/// sorting the whole track: events known to come now are written at once, later ones wait in a
+/// min-heap (its size is the polyphony, not the note count).
+struct InOrder<'a> {
+    chunk: usize,
+    out: Vec<TrackEvent<'a>>,
+    last_tick: u64,
+    /// Keys pack (tick, slot, sequence) into one integer: one comparison per heap step.
+    heap: BinaryHeap<Reverse<u128>>,
+    waiting: Vec<Option<TrackEventKind<'a>>>,
+}
+
+impl<'a> InOrder<'a> {
+    fn new(chunk: usize, capacity: usize) -> Self {
+        Self { chunk, out: Vec::with_capacity(capacity), last_tick: 0, heap: BinaryHeap::new(), waiting: Vec::new() }
     }
-    out.push(TrackEvent {
-        delta: u28::new(0),
-        kind: TrackEventKind::Meta(MetaMessage::EndOfTrack),
-    });
-    Ok(out)
+
+    /// An event no earlier than any given before it through `now`.
+    fn now(&mut self, tick: u64, slot: Slot, kind: TrackEventKind<'a>) -> Result<(), MidiError> {
+        let bound = heap_key(tick, slot, usize::MAX >> 8);
+        while let Some(&Reverse(key)) = self.heap.peek() {
+            if key > bound {
+                break;
+            }
+            self.heap.pop();
+            self.emit_waiting(key)?;
+        }
+        self.emit(tick, kind)
+    }
+
+    fn later(&mut self, tick: u64, slot: Slot, kind: TrackEventKind<'a>) {
+        self.heap.push(Reverse(heap_key(tick, slot, self.waiting.len())));
+        self.waiting.push(Some(kind));
+    }
+
+    fn emit_waiting(&mut self, key: u128) -> Result<(), MidiError> {
+        let (tick, seq) = ((key >> 64) as u64, (key as usize) & (usize::MAX >> 8));
+        match self.waiting[seq].take() {
+            Some(kind) => self.emit(tick, kind),
+            None => Ok(()),
+        }
+    }
+
+    fn emit(&mut self, tick: u64, kind: TrackEventKind<'a>) -> Result<(), MidiError> {
+        let delta = tick - self.last_tick;
+        self.out.push(TrackEvent { delta: checked_delta(delta, self.chunk)?, kind });
+        self.last_tick = tick;
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Vec<TrackEvent<'a>>, MidiError> {
+        while let Some(Reverse(key)) = self.heap.pop() {
+            self.emit_waiting(key)?;
+        }
+        self.out.push(TrackEvent { delta: u28::new(0), kind: TrackEventKind::Meta(MetaMessage::EndOfTrack) });
+        Ok(self.out)
+    }
+}
+
+/// tick in the high 64 bits, then the slot, then the sequence number (ties in arrival order).
+fn heap_key(tick: u64, slot: Slot, seq: usize) -> u128 {
+    (u128::from(tick) << 64) | (u128::from(slot as u8) << 56) | (seq as u128 & ((1 << 56) - 1))
+}
+
+fn checked_delta(ticks: u64, chunk: usize) -> Result<u28, MidiError> {
+    u32::try_from(ticks)
+        .ok()
+        .and_then(u28::try_from)
+        .ok_or(MidiError::new(MidiErrorKind::GapTooLong { track: chunk, ticks }))
 }

@@ -4,17 +4,14 @@
 //! chunk are decoded by midly. Memory is bounded by the file size (which is capped) and
 //! nothing is allocated from counts the header merely claims.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::path::Path;
 
 use midly::{EventBytemapIter, MetaMessage, MidiMessage, TrackEventKind};
 
 use super::error::{MidiError, MidiErrorKind};
 use crate::gm;
-use crate::song::{
-    BendPoint, DRUM_CHANNEL, KeySignatureChange, Note, Song, TempoChange, TimeSignatureChange,
-    Track,
-};
+use crate::song::{BendPoint, DRUM_CHANNEL, KeySignatureChange, Note, Song, TempoChange, TimeSignatureChange, Track};
 use crate::timing::TempoMap;
 
 /// Larger files are refused before reading (real-world songs are a few MB at most).
@@ -24,15 +21,9 @@ pub const MAX_SONG_HOURS: u32 = 24;
 
 /// Reads a MIDI file from disk.
 pub fn read_song(path: &Path) -> Result<Song, MidiError> {
-    let size = std::fs::metadata(path)
-        .map_err(|e| MidiError::new(e.into()).in_file(path))?
-        .len();
+    let size = std::fs::metadata(path).map_err(|e| MidiError::new(e.into()).in_file(path))?.len();
     if size > MAX_FILE_BYTES {
-        return Err(MidiError::new(MidiErrorKind::TooLarge {
-            size,
-            limit: MAX_FILE_BYTES,
-        })
-        .in_file(path));
+        return Err(MidiError::new(MidiErrorKind::TooLarge { size, limit: MAX_FILE_BYTES }).in_file(path));
     }
     let bytes = std::fs::read(path).map_err(|e| MidiError::new(e.into()).in_file(path))?;
     parse_song(&bytes).map_err(|e| e.in_file(path))
@@ -41,21 +32,14 @@ pub fn read_song(path: &Path) -> Result<Song, MidiError> {
 /// Parses a complete Standard MIDI File held in memory.
 pub fn parse_song(bytes: &[u8]) -> Result<Song, MidiError> {
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(MidiErrorKind::TooLarge {
-            size: bytes.len() as u64,
-            limit: MAX_FILE_BYTES,
-        }
-        .into());
+        return Err(MidiErrorKind::TooLarge { size: bytes.len() as u64, limit: MAX_FILE_BYTES }.into());
     }
     let (header, body_start) = parse_header(bytes)?;
     let chunks = track_chunks(bytes, body_start)?;
     if usize::from(header.declared_tracks) > chunks.len() {
         return Err(MidiError::at(
             bytes.len() as u64,
-            MidiErrorKind::MissingTracks {
-                declared: header.declared_tracks,
-                found: chunks.len(),
-            },
+            MidiErrorKind::MissingTracks { declared: header.declared_tracks, found: chunks.len() },
         ));
     }
 
@@ -63,11 +47,7 @@ pub fn parse_song(bytes: &[u8]) -> Result<Song, MidiError> {
     let mut sequence_offset = 0u64;
     for (index, chunk) in chunks.iter().enumerate() {
         // Format 2 holds independent patterns: play them one after another.
-        let start = if header.format == 2 {
-            sequence_offset
-        } else {
-            0
-        };
+        let start = if header.format == 2 { sequence_offset } else { 0 };
         let end = builder.read_chunk(index, chunk, start)?;
         sequence_offset = end;
     }
@@ -112,10 +92,7 @@ fn parse_header(bytes: &[u8]) -> Result<(Header, usize), MidiError> {
         return Err(MidiError::at(0, MidiErrorKind::NotMidi));
     }
     if bytes.len() < 8 {
-        return Err(MidiError::at(
-            4,
-            truncated("the header chunk length", 4, bytes.len() - 4),
-        ));
+        return Err(MidiError::at(4, truncated("the header chunk length", 4, bytes.len() - 4)));
     }
     let length = be_u32(&bytes[4..8]);
     if length < 6 {
@@ -123,10 +100,7 @@ fn parse_header(bytes: &[u8]) -> Result<(Header, usize), MidiError> {
     }
     let end = 8u64 + u64::from(length);
     if end > bytes.len() as u64 {
-        return Err(MidiError::at(
-            8,
-            truncated("the header chunk", u64::from(length), bytes.len() - 8),
-        ));
+        return Err(MidiError::at(8, truncated("the header chunk", u64::from(length), bytes.len() - 8)));
     }
     let body = &bytes[8..];
     let format = be_u16(&body[0..2]);
@@ -149,42 +123,22 @@ fn parse_header(bytes: &[u8]) -> Result<(Header, usize), MidiError> {
             29 => 29.97,
             30 => 30.0,
             _ => {
-                return Err(MidiError::at(
-                    12,
-                    MidiErrorKind::BadTimecode { fps, subframes },
-                ));
+                return Err(MidiError::at(12, MidiErrorKind::BadTimecode { fps, subframes }));
             }
         };
         if subframes == 0 {
-            return Err(MidiError::at(
-                12,
-                MidiErrorKind::BadTimecode { fps, subframes },
-            ));
+            return Err(MidiError::at(12, MidiErrorKind::BadTimecode { fps, subframes }));
         }
         let ticks_per_second = frames_per_second * f64::from(subframes);
         let ppq = ticks_per_second.round().clamp(1.0, 32767.0) as u16;
         let micros_per_quarter = (f64::from(ppq) / ticks_per_second * 1e6).round() as u32;
-        Timing::Timecode {
-            ppq,
-            micros_per_quarter,
-        }
+        Timing::Timecode { ppq, micros_per_quarter }
     };
-    Ok((
-        Header {
-            format,
-            declared_tracks,
-            timing,
-        },
-        end as usize,
-    ))
+    Ok((Header { format, declared_tracks, timing }, end as usize))
 }
 
 fn truncated(what: &'static str, needed: u64, available: usize) -> MidiErrorKind {
-    MidiErrorKind::Truncated {
-        what,
-        needed,
-        available: available as u64,
-    }
+    MidiErrorKind::Truncated { what, needed, available: available as u64 }
 }
 
 fn shift(mut err: MidiError, by: usize) -> MidiError {
@@ -208,36 +162,19 @@ fn track_chunks(bytes: &[u8], mut at: usize) -> Result<Vec<Chunk<'_>>, MidiError
             if bytes[at..].iter().all(|&b| b == 0) {
                 break;
             }
-            return Err(MidiError::at(
-                at as u64,
-                truncated("a chunk header", 8, left),
-            ));
+            return Err(MidiError::at(at as u64, truncated("a chunk header", 8, left)));
         }
         let id = &bytes[at..at + 4];
         let length = u64::from(be_u32(&bytes[at + 4..at + 8]));
         let data_offset = at + 8;
         let available = (bytes.len() - data_offset) as u64;
         if length > available {
-            let what = if id == b"MTrk" {
-                "a track chunk"
-            } else {
-                "a chunk (or the bytes are garbage)"
-            };
-            return Err(MidiError::at(
-                at as u64 + 4,
-                MidiErrorKind::Truncated {
-                    what,
-                    needed: length,
-                    available,
-                },
-            ));
+            let what = if id == b"MTrk" { "a track chunk" } else { "a chunk (or the bytes are garbage)" };
+            return Err(MidiError::at(at as u64 + 4, MidiErrorKind::Truncated { what, needed: length, available }));
         }
         let end = data_offset + length as usize;
         if id == b"MTrk" {
-            chunks.push(Chunk {
-                data_offset,
-                data: &bytes[data_offset..end],
-            });
+            chunks.push(Chunk { data_offset, data: &bytes[data_offset..end] });
         }
         at = end;
     }
@@ -245,6 +182,7 @@ fn track_chunks(bytes: &[u8], mut at: usize) -> Result<Vec<Chunk<'_>>, MidiError
 }
 
 /// Notes sounding on one channel of one chunk, with the state needed to close them.
+/// Plain arrays indexed by pitch: this is the importer's hot path.
 #[derive(Default)]
 struct ChannelNotes {
     used: bool,
@@ -253,7 +191,8 @@ struct ChannelNotes {
     pan: Option<u8>,
     notes: Vec<Note>,
     /// Per pitch, indices into `notes` still sounding, oldest first (note-offs close FIFO).
-    open: BTreeMap<u8, VecDeque<usize>>,
+    /// (Empty until the channel's first note, so idle channels and chunks cost nothing.)
+    open: Vec<VecDeque<usize>>,
     /// Indices of sounding notes in start order; a bend goes to the latest one.
     sounding: Vec<usize>,
     /// Bend value in force on the channel.
@@ -264,22 +203,19 @@ impl ChannelNotes {
     fn note_on(&mut self, tick: u64, pitch: u8, velocity: u8) {
         let mut note = Note::new(tick, 0, pitch, velocity);
         if self.bend != 0 {
-            note.bend.push(BendPoint {
-                offset: 0,
-                value: self.bend,
-            });
+            note.bend.push(BendPoint { offset: 0, value: self.bend });
         }
         let index = self.notes.len();
         self.notes.push(note);
-        self.open.entry(pitch).or_default().push_back(index);
+        if self.open.is_empty() {
+            self.open.resize_with(128, VecDeque::new);
+        }
+        self.open[usize::from(pitch & 0x7F)].push_back(index);
         self.sounding.push(index);
     }
 
     fn note_off(&mut self, tick: u64, pitch: u8) {
-        let Some(queue) = self.open.get_mut(&pitch) else {
-            return;
-        };
-        let Some(index) = queue.pop_front() else {
+        let Some(index) = self.open.get_mut(usize::from(pitch)).and_then(VecDeque::pop_front) else {
             return;
         };
         self.close(index, tick);
@@ -290,17 +226,17 @@ impl ChannelNotes {
         note.length = tick.saturating_sub(note.start);
         let length = note.length;
         note.bend.retain(|p| p.offset < length);
-        self.sounding.retain(|&i| i != index);
+        // Notes usually end in about the order they started: search from the oldest.
+        if let Some(at) = self.sounding.iter().position(|&i| i == index) {
+            self.sounding.remove(at);
+        }
     }
 
     fn pitch_bend(&mut self, tick: u64, value: i16) {
         self.bend = value;
         if let Some(&index) = self.sounding.last() {
             let note = &mut self.notes[index];
-            let point = BendPoint {
-                offset: tick - note.start,
-                value,
-            };
+            let point = BendPoint { offset: tick - note.start, value };
             match note.bend.last_mut() {
                 Some(last) if last.offset == point.offset => *last = point,
                 _ => note.bend.push(point),
@@ -309,11 +245,10 @@ impl ChannelNotes {
     }
 
     fn close_all(&mut self, tick: u64) {
-        let open: Vec<usize> = self.open.values().flatten().copied().collect();
+        let open: Vec<usize> = self.open.iter_mut().flat_map(std::mem::take).collect();
         for index in open {
             self.close(index, tick);
         }
-        self.open.clear();
     }
 }
 
@@ -329,13 +264,8 @@ struct SongBuilder {
 
 impl SongBuilder {
     /// Reads one track chunk; returns the tick where it ends.
-    fn read_chunk(
-        &mut self,
-        index: usize,
-        chunk: &Chunk<'_>,
-        start_tick: u64,
-    ) -> Result<u64, MidiError> {
-        let mut channels: BTreeMap<u8, ChannelNotes> = BTreeMap::new();
+    fn read_chunk(&mut self, index: usize, chunk: &Chunk<'_>, start_tick: u64) -> Result<u64, MidiError> {
+        let mut channels: Vec<ChannelNotes> = std::iter::repeat_with(ChannelNotes::default).take(16).collect();
         let mut name: Option<String> = None;
         let mut tick = start_tick;
         let mut consumed = 0usize;
@@ -353,7 +283,7 @@ impl SongBuilder {
             }
             match event.kind {
                 TrackEventKind::Midi { channel, message } => {
-                    let ch = channels.entry(u8::from(channel)).or_default();
+                    let ch = &mut channels[usize::from(u8::from(channel))];
                     ch.used = true;
                     match message {
                         MidiMessage::NoteOn { key, vel } if u8::from(vel) > 0 => {
@@ -365,8 +295,7 @@ impl SongBuilder {
                         MidiMessage::ProgramChange { program } => {
                             ch.program.get_or_insert(program.into());
                         }
-                        MidiMessage::Controller { controller, value } => match u8::from(controller)
-                        {
+                        MidiMessage::Controller { controller, value } => match u8::from(controller) {
                             7 => _ = ch.volume.get_or_insert(value.into()),
                             10 => _ = ch.pan.get_or_insert(value.into()),
                             _ => {}
@@ -379,10 +308,7 @@ impl SongBuilder {
                     MetaMessage::Tempo(micros) => {
                         let micros_per_quarter = u32::from(micros);
                         if micros_per_quarter > 0 {
-                            self.tempos.push(TempoChange {
-                                tick,
-                                micros_per_quarter,
-                            });
+                            self.tempos.push(TempoChange { tick, micros_per_quarter });
                         }
                     }
                     MetaMessage::TimeSignature(numerator, denominator_pow, _, _)
@@ -395,15 +321,9 @@ impl SongBuilder {
                         });
                     }
                     MetaMessage::KeySignature(sharps, minor) if (-7..=7).contains(&sharps) => {
-                        self.key_signatures.push(KeySignatureChange {
-                            tick,
-                            sharps,
-                            minor,
-                        })
+                        self.key_signatures.push(KeySignatureChange { tick, sharps, minor })
                     }
-                    MetaMessage::TrackName(bytes) if name.is_none() => {
-                        name = Some(decode_text(bytes))
-                    }
+                    MetaMessage::TrackName(bytes) if name.is_none() => name = Some(decode_text(bytes)),
                     MetaMessage::EndOfTrack => {
                         saw_end = true;
                         break;
@@ -424,22 +344,14 @@ impl SongBuilder {
         Ok(tick)
     }
 
-    fn add_tracks(
-        &mut self,
-        name: Option<String>,
-        channels: BTreeMap<u8, ChannelNotes>,
-        end_tick: u64,
-    ) {
-        let split = channels.values().filter(|c| c.used).count() > 1;
-        for (channel, mut ch) in channels.into_iter().filter(|(_, c)| c.used) {
+    fn add_tracks(&mut self, name: Option<String>, channels: Vec<ChannelNotes>, end_tick: u64) {
+        let split = channels.iter().filter(|c| c.used).count() > 1;
+        let used = (0u8..).zip(channels).filter(|(_, c)| c.used);
+        for (channel, mut ch) in used {
             ch.close_all(end_tick);
             let program = ch.program.unwrap_or(0);
             let is_drum = channel == DRUM_CHANNEL;
-            let instrument = if is_drum {
-                "Drums".to_string()
-            } else {
-                gm::program_name(program).to_string()
-            };
+            let instrument = if is_drum { "Drums".to_string() } else { gm::program_name(program).to_string() };
             let track_name = match &name {
                 Some(n) if !split => n.clone(),
                 Some(n) if !n.is_empty() => format!("{n} · {instrument}"),
@@ -458,15 +370,9 @@ impl SongBuilder {
     fn finish(mut self, timing: Timing) -> Result<Song, MidiError> {
         let ppq = match timing {
             Timing::Metrical(ppq) => ppq,
-            Timing::Timecode {
-                ppq,
-                micros_per_quarter,
-            } => {
+            Timing::Timecode { ppq, micros_per_quarter } => {
                 // Timecode files have absolute time; tempo events do not apply.
-                self.tempos = vec![TempoChange {
-                    tick: 0,
-                    micros_per_quarter,
-                }];
+                self.tempos = vec![TempoChange { tick: 0, micros_per_quarter }];
                 ppq
             }
         };
@@ -488,11 +394,7 @@ impl SongBuilder {
             if seconds > limit_seconds {
                 return Err(MidiError::at(
                     offset,
-                    MidiErrorKind::AbsurdTime {
-                        track,
-                        hours: seconds / 3600.0,
-                        limit_hours: MAX_SONG_HOURS,
-                    },
+                    MidiErrorKind::AbsurdTime { track, hours: seconds / 3600.0, limit_hours: MAX_SONG_HOURS },
                 ));
             }
         }

@@ -17,12 +17,7 @@ struct Channel {
 
 impl Default for Channel {
     fn default() -> Self {
-        Self {
-            program: 0,
-            volume: 100.0 / 127.0,
-            pan: 0.5,
-            bend_ratio: 1.0,
-        }
+        Self { program: 0, volume: 100.0 / 127.0, pan: 0.5, bend_ratio: 1.0 }
     }
 }
 
@@ -38,42 +33,12 @@ struct Timbre {
 
 fn timbre(program: u8) -> Timbre {
     match program / 8 {
-        0 | 1 => Timbre {
-            partials: [1.0, 0.45, 0.2, 0.1],
-            attack: 0.003,
-            decay_per_second: 1.6,
-            release: 0.25,
-        },
-        2 => Timbre {
-            partials: [1.0, 0.6, 0.4, 0.3],
-            attack: 0.01,
-            decay_per_second: 0.0,
-            release: 0.08,
-        },
-        3 | 4 => Timbre {
-            partials: [1.0, 0.5, 0.3, 0.1],
-            attack: 0.004,
-            decay_per_second: 2.0,
-            release: 0.15,
-        },
-        5 | 6 => Timbre {
-            partials: [1.0, 0.5, 0.33, 0.25],
-            attack: 0.06,
-            decay_per_second: 0.0,
-            release: 0.3,
-        },
-        7..=9 => Timbre {
-            partials: [1.0, 0.3, 0.15, 0.05],
-            attack: 0.03,
-            decay_per_second: 0.0,
-            release: 0.12,
-        },
-        _ => Timbre {
-            partials: [1.0, 0.5, 0.33, 0.25],
-            attack: 0.01,
-            decay_per_second: 0.3,
-            release: 0.2,
-        },
+        0 | 1 => Timbre { partials: [1.0, 0.45, 0.2, 0.1], attack: 0.003, decay_per_second: 1.6, release: 0.25 },
+        2 => Timbre { partials: [1.0, 0.6, 0.4, 0.3], attack: 0.01, decay_per_second: 0.0, release: 0.08 },
+        3 | 4 => Timbre { partials: [1.0, 0.5, 0.3, 0.1], attack: 0.004, decay_per_second: 2.0, release: 0.15 },
+        5 | 6 => Timbre { partials: [1.0, 0.5, 0.33, 0.25], attack: 0.06, decay_per_second: 0.0, release: 0.3 },
+        7..=9 => Timbre { partials: [1.0, 0.3, 0.15, 0.05], attack: 0.03, decay_per_second: 0.0, release: 0.12 },
+        _ => Timbre { partials: [1.0, 0.5, 0.33, 0.25], attack: 0.01, decay_per_second: 0.3, release: 0.2 },
     }
 }
 
@@ -95,11 +60,8 @@ struct Voice {
 impl Voice {
     fn envelope(&self) -> f32 {
         let t = &self.timbre;
-        let held = if self.age < t.attack {
-            self.age / t.attack
-        } else {
-            (-(self.age - t.attack) * t.decay_per_second).exp()
-        };
+        let held =
+            if self.age < t.attack { self.age / t.attack } else { (-(self.age - t.attack) * t.decay_per_second).exp() };
         match self.released_at {
             None => held,
             Some(at) => self.level_at_release * (1.0 - (self.age - at) / t.release).max(0.0),
@@ -140,12 +102,7 @@ impl BuiltinSynth {
         let drum = channel == crate::song::DRUM_CHANNEL;
         let program = self.channels[usize::from(channel)].program;
         let timbre = if drum {
-            Timbre {
-                partials: [1.0, 0.0, 0.0, 0.0],
-                attack: 0.001,
-                decay_per_second: 9.0,
-                release: 0.05,
-            }
+            Timbre { partials: [1.0, 0.0, 0.0, 0.0], attack: 0.001, decay_per_second: 9.0, release: 0.05 }
         } else {
             timbre(program)
         };
@@ -166,10 +123,7 @@ impl BuiltinSynth {
     }
 
     fn note_off(&mut self, channel: u8, key: u8) {
-        for voice in self
-            .voices
-            .iter_mut()
-            .filter(|v| v.channel == channel && v.key == key && v.released_at.is_none())
+        for voice in self.voices.iter_mut().filter(|v| v.channel == channel && v.key == key && v.released_at.is_none())
         {
             voice.level_at_release = voice.envelope();
             voice.released_at = Some(voice.age);
@@ -189,12 +143,7 @@ impl Synth for BuiltinSynth {
                 10 => ch.pan = f32::from(data2.min(127)) / 127.0,
                 0x78 => self.voices.retain(|v| v.channel != channel),
                 0x7B => {
-                    let keys: Vec<u8> = self
-                        .voices
-                        .iter()
-                        .filter(|v| v.channel == channel)
-                        .map(|v| v.key)
-                        .collect();
+                    let keys: Vec<u8> = self.voices.iter().filter(|v| v.channel == channel).map(|v| v.key).collect();
                     for key in keys {
                         self.note_off(channel, key);
                     }
@@ -226,20 +175,10 @@ impl Synth for BuiltinSynth {
                     voice.noise ^= voice.noise << 5;
                     let noise = (voice.noise as f32 / u32::MAX as f32) * 2.0 - 1.0;
                     let body = (voice.phase * std::f32::consts::TAU).sin();
-                    if voice.key <= 36 {
-                        body
-                    } else {
-                        0.6 * noise + 0.4 * body
-                    }
+                    if voice.key <= 36 { body } else { 0.6 * noise + 0.4 * body }
                 } else {
                     let p = voice.phase * std::f32::consts::TAU;
-                    voice
-                        .timbre
-                        .partials
-                        .iter()
-                        .enumerate()
-                        .map(|(i, a)| a * (p * (i + 1) as f32).sin())
-                        .sum::<f32>()
+                    voice.timbre.partials.iter().enumerate().map(|(i, a)| a * (p * (i + 1) as f32).sin()).sum::<f32>()
                         * 0.5
                 };
                 let s = sample * env * voice.amplitude * ch.volume;

@@ -9,8 +9,7 @@ mod soundfont;
 pub use builtin::BuiltinSynth;
 pub use render::{RenderBlockError, RenderError, RenderOptions, render_song, render_to_wav};
 pub use soundfont::{
-    SYSTEM_SOUNDFONT_PATHS, SoundFontChoice, SoundFontError, SoundFontSource, SynthInfo,
-    load_synth, locate_soundfont,
+    SYSTEM_SOUNDFONT_PATHS, SoundFontChoice, SoundFontError, SoundFontSource, SynthInfo, load_synth, locate_soundfont,
 };
 
 /// A synthesiser that takes MIDI channel messages and renders stereo audio.
@@ -33,12 +32,7 @@ pub struct SoundFontSynth(rustysynth::Synthesizer);
 
 impl Synth for SoundFontSynth {
     fn midi(&mut self, channel: u8, command: u8, data1: u8, data2: u8) {
-        self.0.process_midi_message(
-            i32::from(channel),
-            i32::from(command),
-            i32::from(data1),
-            i32::from(data2),
-        );
+        self.0.process_midi_message(i32::from(channel), i32::from(command), i32::from(data1), i32::from(data2));
     }
 
     fn render(&mut self, left: &mut [f32], right: &mut [f32]) {

@@ -13,10 +13,7 @@ use crate::timing::TempoMap;
 #[derive(Debug, Error)]
 pub enum RenderError {
     #[error("{path}: cannot write the WAV file: {source}")]
-    Write {
-        path: std::path::PathBuf,
-        source: std::io::Error,
-    },
+    Write { path: std::path::PathBuf, source: std::io::Error },
     #[error("rendering was cancelled")]
     Cancelled,
 }
@@ -59,11 +56,7 @@ fn assign_channels(song: &Song) -> Vec<(usize, u8)> {
             by_program.push((track.program, c));
             c
         } else {
-            by_program
-                .iter()
-                .find(|(p, _)| *p == track.program)
-                .map(|(_, c)| *c)
-                .unwrap_or(track.channel & 0x0F)
+            by_program.iter().find(|(p, _)| *p == track.program).map(|(_, c)| *c).unwrap_or(track.channel & 0x0F)
         };
         out.push((index, channel));
     }
@@ -76,14 +69,7 @@ fn messages(song: &Song, sample_rate: u32) -> Vec<Message> {
     let mut out = Vec::new();
     for (index, channel) in assign_channels(song) {
         let track = &song.tracks[index];
-        let setup = |command, data1, data2| Message {
-            frame: 0,
-            order: 1,
-            channel,
-            command,
-            data1,
-            data2,
-        };
+        let setup = |command, data1, data2| Message { frame: 0, order: 1, channel, command, data1, data2 };
         out.push(setup(0xC0, track.program & 0x7F, 0));
         out.push(setup(0xB0, 7, track.volume.min(127)));
         out.push(setup(0xB0, 10, track.pan.min(127)));
@@ -99,15 +85,8 @@ fn messages(song: &Song, sample_rate: u32) -> Vec<Message> {
             out.push(msg(note.start, 2, 0x90, note.pitch, note.velocity.max(1)));
             out.push(msg(note.end(), 0, 0x80, note.pitch, 0));
             for point in &note.bend {
-                let raw =
-                    u16::try_from(i32::from(point.value).clamp(-8192, 8191) + 8192).unwrap_or(8192);
-                out.push(msg(
-                    note.start + point.offset,
-                    3,
-                    0xE0,
-                    (raw & 0x7F) as u8,
-                    (raw >> 7) as u8,
-                ));
+                let raw = u16::try_from(i32::from(point.value).clamp(-8192, 8191) + 8192).unwrap_or(8192);
+                out.push(msg(note.start + point.offset, 3, 0xE0, (raw & 0x7F) as u8, (raw >> 7) as u8));
             }
             if note.bend.last().is_some_and(|p| p.value != 0) {
                 out.push(msg(note.end(), 1, 0xE0, 0, 64));
@@ -130,8 +109,7 @@ pub fn render_song(
     const BLOCK: usize = 1024;
     let rate = synth.sample_rate();
     let messages = messages(song, rate);
-    let total =
-        ((song.duration_seconds() + options.tail_seconds.max(0.0)) * f64::from(rate)).ceil() as u64;
+    let total = ((song.duration_seconds() + options.tail_seconds.max(0.0)) * f64::from(rate)).ceil() as u64;
     let (mut left, mut right) = (vec![0.0f32; BLOCK], vec![0.0f32; BLOCK]);
     let mut next = 0usize;
     let mut frame = 0u64;
@@ -209,10 +187,7 @@ pub fn render_to_wav(
     match result {
         Ok(frames) => Ok(frames),
         Err(_) if cancelled => Err(RenderError::Cancelled),
-        Err(source) => Err(RenderError::Write {
-            path: path.to_path_buf(),
-            source,
-        }),
+        Err(source) => Err(RenderError::Write { path: path.to_path_buf(), source }),
     }
 }
 
@@ -261,10 +236,7 @@ mod tests {
         assert_eq!(frames, 8000 * 2); // 1.5 s of notes + 0.5 s tail at 120 BPM
         let rms = |a: &[f32]| (a.iter().map(|s| s * s).sum::<f32>() / a.len() as f32).sqrt();
         assert!(rms(&audio[400..3600]) > 0.01, "first note silent");
-        assert!(
-            rms(&audio[6000..7900]) < 1e-4,
-            "gap between notes is not silent"
-        );
+        assert!(rms(&audio[6000..7900]) < 1e-4, "gap between notes is not silent");
         assert!(rms(&audio[8400..11600]) > 0.01, "second note silent");
     }
 
@@ -293,19 +265,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.wav");
         let mut synth = BuiltinSynth::new(8000);
-        let result = render_to_wav(
-            &two_notes(),
-            &mut synth,
-            &path,
-            RenderOptions::default(),
-            |f| f < 0.3,
-        );
+        let result = render_to_wav(&two_notes(), &mut synth, &path, RenderOptions::default(), |f| f < 0.3);
         assert!(matches!(result, Err(RenderError::Cancelled)));
         assert!(!path.exists());
-        assert_eq!(
-            std::fs::read_dir(dir.path()).unwrap().count(),
-            0,
-            "temporary file left behind"
-        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "temporary file left behind");
     }
 }

@@ -64,10 +64,7 @@ impl SoundFontSource {
 #[derive(Debug, Error)]
 pub enum SoundFontError {
     #[error("{path}: cannot open the SoundFont: {source}")]
-    Open {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Open { path: PathBuf, source: std::io::Error },
     #[error("{path}: not a usable SoundFont: {reason}")]
     Invalid { path: PathBuf, reason: String },
 }
@@ -94,21 +91,13 @@ pub fn locate_soundfont(
         SoundFontChoice::Auto => env
             .filter(|v| !v.is_empty())
             .map(|v| SoundFontSource::Environment(PathBuf::from(v)))
-            .or_else(|| {
-                system
-                    .iter()
-                    .find(|p| p.is_file())
-                    .map(|p| SoundFontSource::System(p.clone()))
-            }),
+            .or_else(|| system.iter().find(|p| p.is_file()).map(|p| SoundFontSource::System(p.clone()))),
     }
 }
 
 /// Loads the synth for `choice` at `sample_rate`. An explicit file that fails is an error;
 /// everything else falls back to the built-in synth with a notice.
-pub fn load_synth(
-    choice: &SoundFontChoice,
-    sample_rate: u32,
-) -> Result<(Box<dyn Synth>, SynthInfo), SoundFontError> {
+pub fn load_synth(choice: &SoundFontChoice, sample_rate: u32) -> Result<(Box<dyn Synth>, SynthInfo), SoundFontError> {
     let system: Vec<PathBuf> = SYSTEM_SOUNDFONT_PATHS.iter().map(PathBuf::from).collect();
     let env = std::env::var_os("CADENZA_SOUNDFONT");
     load_synth_from(choice, env, &system, sample_rate)
@@ -121,11 +110,7 @@ pub(crate) fn load_synth_from(
     sample_rate: u32,
 ) -> Result<(Box<dyn Synth>, SynthInfo), SoundFontError> {
     let builtin = |notice: Option<String>| -> (Box<dyn Synth>, SynthInfo) {
-        let info = SynthInfo {
-            description: "built-in synth".into(),
-            soundfont: None,
-            notice,
-        };
+        let info = SynthInfo { description: "built-in synth".into(), soundfont: None, notice };
         (Box::new(BuiltinSynth::new(sample_rate)), info)
     };
     match locate_soundfont(choice, env, system) {
@@ -148,24 +133,14 @@ pub(crate) fn load_synth_from(
 }
 
 fn open_soundfont(path: &Path, sample_rate: u32) -> Result<Box<dyn Synth>, SoundFontError> {
-    let file = File::open(path).map_err(|source| SoundFontError::Open {
-        path: path.into(),
-        source,
-    })?;
-    let invalid = |reason: String| SoundFontError::Invalid {
-        path: path.into(),
-        reason,
-    };
+    let file = File::open(path).map_err(|source| SoundFontError::Open { path: path.into(), source })?;
+    let invalid = |reason: String| SoundFontError::Invalid { path: path.into(), reason };
     // rustysynth indexes into the file's tables; a corrupt file can panic inside it.
-    let loaded = catch_unwind(AssertUnwindSafe(
-        || -> Result<rustysynth::Synthesizer, String> {
-            let font =
-                rustysynth::SoundFont::new(&mut BufReader::new(file)).map_err(|e| e.to_string())?;
-            let settings =
-                rustysynth::SynthesizerSettings::new(i32::try_from(sample_rate).unwrap_or(44_100));
-            rustysynth::Synthesizer::new(&Arc::new(font), &settings).map_err(|e| e.to_string())
-        },
-    ));
+    let loaded = catch_unwind(AssertUnwindSafe(|| -> Result<rustysynth::Synthesizer, String> {
+        let font = rustysynth::SoundFont::new(&mut BufReader::new(file)).map_err(|e| e.to_string())?;
+        let settings = rustysynth::SynthesizerSettings::new(i32::try_from(sample_rate).unwrap_or(44_100));
+        rustysynth::Synthesizer::new(&Arc::new(font), &settings).map_err(|e| e.to_string())
+    }));
     match loaded {
         Ok(Ok(synth)) => Ok(Box::new(SoundFontSynth(synth))),
         Ok(Err(reason)) => Err(invalid(reason)),
@@ -192,18 +167,9 @@ mod tests {
             locate_soundfont(&SoundFontChoice::Auto, Some("/env.sf2".into()), &paths),
             Some(SoundFontSource::Environment("/env.sf2".into()))
         );
-        assert_eq!(
-            locate_soundfont(&SoundFontChoice::Auto, None, &paths),
-            Some(SoundFontSource::System(system))
-        );
-        assert_eq!(
-            locate_soundfont(&SoundFontChoice::Auto, None, &paths[..1]),
-            None
-        );
-        assert_eq!(
-            locate_soundfont(&SoundFontChoice::Builtin, Some("/env.sf2".into()), &paths),
-            None
-        );
+        assert_eq!(locate_soundfont(&SoundFontChoice::Auto, None, &paths), Some(SoundFontSource::System(system)));
+        assert_eq!(locate_soundfont(&SoundFontChoice::Auto, None, &paths[..1]), None);
+        assert_eq!(locate_soundfont(&SoundFontChoice::Builtin, Some("/env.sf2".into()), &paths), None);
     }
 
     #[test]
@@ -225,13 +191,7 @@ mod tests {
         std::fs::write(&bad, b"RIFF\x10\x00\x00\x00sfbkLIST garbage").unwrap();
         let explicit = load_synth_from(&SoundFontChoice::File(bad.clone()), None, &[], 44_100);
         assert!(matches!(explicit, Err(SoundFontError::Invalid { .. })));
-        let (_, info) = load_synth_from(
-            &SoundFontChoice::Auto,
-            Some(bad.into_os_string()),
-            &[],
-            44_100,
-        )
-        .unwrap();
+        let (_, info) = load_synth_from(&SoundFontChoice::Auto, Some(bad.into_os_string()), &[], 44_100).unwrap();
         assert!(info.notice.unwrap().contains("not a usable SoundFont"));
     }
 }
