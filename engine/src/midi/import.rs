@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 use std::path::Path;
 
-use midly::{EventBytemapIter, MetaMessage, MidiMessage, TrackEventKind};
+use midly::{EventIter, MetaMessage, MidiMessage, TrackEventKind};
 
 use super::error::{MidiError, MidiErrorKind};
 use crate::gm;
@@ -271,15 +271,16 @@ impl SongBuilder {
         let mut consumed = 0usize;
         let mut saw_end = false;
         let mut latest_offset = chunk.data_offset as u64;
-        let base = chunk.data.as_ptr() as usize;
-        for item in EventBytemapIter::new(chunk.data) {
+        let mut events = EventIter::new(chunk.data);
+        while let Some(item) = events.next() {
             // midly's lenient mode stops quietly on a bad event; a short count below says so.
-            let Ok((raw, event)) = item else { break };
-            consumed = raw.as_ptr() as usize - base + raw.len();
+            let Ok(event) = item else { break };
+            let event_offset = consumed;
+            consumed = chunk.data.len() - events.unread().len();
             let delta = u64::from(u32::from(event.delta));
             tick += delta;
             if delta > 0 {
-                latest_offset = (chunk.data_offset + consumed - raw.len()) as u64;
+                latest_offset = (chunk.data_offset + event_offset) as u64;
             }
             match event.kind {
                 TrackEventKind::Midi { channel, message } => {
