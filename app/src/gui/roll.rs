@@ -27,6 +27,11 @@ pub fn track_colour(index: usize) -> Color32 {
     PALETTE[index % PALETTE.len()]
 }
 
+/// Keeps a horizontal zoom (pixels per tick) within the limits per quarter note.
+fn clamp_zoom(pixels_per_tick: f32, ppq: f32) -> f32 {
+    pixels_per_tick.clamp(MIN_PIXELS_PER_QUARTER / ppq, MAX_PIXELS_PER_QUARTER / ppq)
+}
+
 fn is_black_key(pitch: u8) -> bool {
     matches!(pitch % 12, 1 | 3 | 6 | 8 | 10)
 }
@@ -53,8 +58,7 @@ impl RollView {
     /// Frames the whole song: its length across, its pitch range centred.
     pub fn fit(&mut self, song: &Song) {
         let end = song.end_tick().max(u64::from(song.ppq) * 16) as f32;
-        self.pixels_per_tick = (950.0 / end)
-            .clamp(MIN_PIXELS_PER_QUARTER / f32::from(song.ppq), MAX_PIXELS_PER_QUARTER / f32::from(song.ppq));
+        self.pixels_per_tick = clamp_zoom(950.0 / end, f32::from(song.ppq));
         self.left_tick = 0.0;
         let pitches = song.tracks.iter().flat_map(|t| t.notes.iter().map(|n| n.pitch));
         let (low, high) = pitches.fold((127u8, 0u8), |(lo, hi), p| (lo.min(p), hi.max(p)));
@@ -146,8 +150,7 @@ impl RollView {
         if zoom.x != 1.0 || (modifiers.command && scroll.y != 0.0) {
             let factor = if zoom.x != 1.0 { zoom.x } else { (scroll.y / 200.0).exp() };
             let tick_at_anchor = self.left_tick + anchor_x / self.pixels_per_tick;
-            self.pixels_per_tick =
-                (self.pixels_per_tick * factor).clamp(MIN_PIXELS_PER_QUARTER / ppq, MAX_PIXELS_PER_QUARTER / ppq);
+            self.pixels_per_tick = clamp_zoom(self.pixels_per_tick * factor, ppq);
             self.left_tick = (tick_at_anchor - anchor_x / self.pixels_per_tick).max(0.0);
         } else if modifiers.shift && scroll.y != 0.0 {
             self.key_height = (self.key_height * (scroll.y / 200.0).exp()).clamp(4.0, 32.0);

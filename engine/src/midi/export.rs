@@ -118,7 +118,7 @@ impl<'a> InOrder<'a> {
 
     /// An event no earlier than any given before it through `now`.
     fn now(&mut self, tick: u64, slot: Slot, kind: TrackEventKind<'a>) -> Result<(), MidiError> {
-        let bound = heap_key(tick, slot, usize::MAX >> 8);
+        let bound = heap_key(tick, slot, SEQUENCE_MASK as usize);
         while let Some(&Reverse(key)) = self.heap.peek() {
             if key > bound {
                 break;
@@ -135,7 +135,7 @@ impl<'a> InOrder<'a> {
     }
 
     fn emit_waiting(&mut self, key: u128) -> Result<(), MidiError> {
-        let (tick, seq) = ((key >> 64) as u64, (key as usize) & (usize::MAX >> 8));
+        let (tick, seq) = ((key >> 64) as u64, (key & SEQUENCE_MASK) as usize);
         match self.waiting[seq].take() {
             Some(kind) => self.emit(tick, kind),
             None => Ok(()),
@@ -158,9 +158,12 @@ impl<'a> InOrder<'a> {
     }
 }
 
+/// The low 56 bits of a heap key: the sequence number.
+const SEQUENCE_MASK: u128 = (1 << 56) - 1;
+
 /// tick in the high 64 bits, then the slot, then the sequence number (ties in arrival order).
 fn heap_key(tick: u64, slot: Slot, seq: usize) -> u128 {
-    (u128::from(tick) << 64) | (u128::from(slot as u8) << 56) | (seq as u128 & ((1 << 56) - 1))
+    (u128::from(tick) << 64) | (u128::from(slot as u8) << 56) | (seq as u128 & SEQUENCE_MASK)
 }
 
 fn checked_delta(ticks: u64, chunk: usize) -> Result<u28, MidiError> {
