@@ -7,15 +7,20 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime};
 
 #[cfg(feature = "ml")]
 use cadenza_models::{BackendKind, BackendPreference, MlRuntime, probe_adapters, select_backend};
-use crossbeam_channel::{Receiver, Sender, select, unbounded};
+use crossbeam_channel::{Receiver, Sender, never, select, tick, unbounded};
 
+use crate::devices::recorder::RecordingMeter;
 use crate::edit::Edit;
 use crate::history::{GestureId, History};
 use crate::jobs::{Job, JobContext, JobError, JobId, JobOutput, JobResult, Notices};
+use crate::playback::{OutputChoice, PlayerStatus, TransportSettings};
+use crate::project::{self, ProjectData, Take};
 use crate::song::Song;
+use crate::studio::{DeviceList, Studio};
 use crate::synth::{RenderOptions, SoundFontChoice, load_synth, render_to_wav};
 
 /// How the engine starts.
@@ -30,6 +35,19 @@ pub struct EngineConfig {
     pub soundfont: SoundFontChoice,
     /// Background job workers.
     pub workers: usize,
+    /// Open sound and MIDI devices (the window); headless jobs leave them alone.
+    pub live: bool,
+    pub output: OutputChoice,
+    /// How often unsaved work is written to the recovery file.
+    pub autosave_every: Duration,
+    /// Where the recovery file and unsaved takes live.
+    pub state_dir: PathBuf,
+}
+
+/// 30 s, or `CADENZA_AUTOSAVE_SECS`.
+fn autosave_interval_from_env() -> Duration {
+    let secs = std::env::var("CADENZA_AUTOSAVE_SECS").ok().and_then(|s| s.parse::<f64>().ok()).unwrap_or(30.0);
+    Duration::from_secs_f64(secs.clamp(0.05, 3600.0))
 }
 
 impl Default for EngineConfig {
@@ -41,6 +59,10 @@ impl Default for EngineConfig {
             choose_backend_at_start: true,
             soundfont: SoundFontChoice::Auto,
             workers: 2,
+            live: false,
+            output: OutputChoice::from_env(),
+            autosave_every: autosave_interval_from_env(),
+            state_dir: project::state_dir(),
         }
     }
 }
@@ -76,6 +98,42 @@ pub enum Command {
         job: Job,
     },
     Cancel(JobId),
+    /// An empty song (one piano track), as a new unsaved project.
+    NewSong,
+    /// Open a project folder (or its project.json).
+    OpenProject {
+        id: JobId,
+        path: PathBuf,
+    },
+    /// Save as a project; `None` saves to the current project folder.
+    SaveProject {
+        path: Option<PathBuf>,
+    },
+    /// Take the unsaved work found at start, or throw it away.
+    RestoreRecovery,
+    DiscardRecovery,
+    Play,
+    Pause,
+    /// Pause and return to the loop start (or the song start).
+    Stop,
+    Seek(u64),
+    SetTransport(TransportSettings),
+    /// Sound a note with a track's instrument (clicking a key, placing a note).
+    Preview {
+        track: usize,
+        pitch: u8,
+        velocity: u8,
+    },
+    RefreshDevices,
+    ConnectMidiInput(Option<String>),
+    ConnectMidiOutput(Option<String>),
+    /// Record the keyboard into this track while playing (`None` disarms).
+    ArmTrack(Option<usize>),
+    /// Start recording audio from a device (the default when `None`) at the playhead.
+    RecordAudio {
+        device: Option<String>,
+    },
+    StopRecordAudio,
     Shutdown,
 }
 
@@ -118,6 +176,34 @@ pub enum Event {
     },
     /// A command that could not be carried out (e.g. an edit naming a missing note).
     CommandFailed(String),
+    /// The sound output: whether a device plays it, and one line to show.
+    Audio {
+        device: bool,
+        description: String,
+    },
+    Devices(DeviceList),
+    /// The song's audio takes, with the folder their paths are relative to.
+    Takes {
+        takes: Vec<Take>,
+        root: PathBuf,
+    },
+    RecordingStarted {
+        path: PathBuf,
+        meter: Arc<RecordingMeter>,
+    },
+    RecordingStopped,
+    ProjectSaved {
+        path: PathBuf,
+    },
+    /// Unsaved work from a run that did not end cleanly.
+    RecoveryAvailable {
+        saved_at: Option<SystemTime>,
+        project: Option<PathBuf>,
+        notes: usize,
+    },
+    Autosaved,
+    /// Whether the song has changes that are not in a saved project.
+    Dirty(bool),
 }
 
 /// The GUI's or CLI's end of the engine.
@@ -125,6 +211,7 @@ pub struct EngineHandle {
     commands: Sender<Command>,
     events: Receiver<Event>,
     next_job: Arc<AtomicU64>,
+    player: Arc<PlayerStatus>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -136,6 +223,17 @@ impl EngineHandle {
 
     pub fn events(&self) -> &Receiver<Event> {
         &self.events
+    }
+
+    /// The transport's state, read without waiting for the engine.
+    pub fn player(&self) -> &PlayerStatus {
+        &self.player
+    }
+
+    pub fn open_project(&self, path: impl Into<PathBuf>) -> JobId {
+        let id = self.new_job_id();
+        self.send(Command::OpenProject { id, path: path.into() });
+        id
     }
 
     fn new_job_id(&self) -> JobId {
@@ -187,13 +285,16 @@ impl Engine {
     pub fn spawn(config: EngineConfig) -> std::io::Result<EngineHandle> {
         let (command_tx, command_rx) = unbounded();
         let (event_tx, event_rx) = unbounded();
+        let studio = Studio::new();
+        let player = studio.player_status();
         let thread = std::thread::Builder::new()
             .name("cadenza-engine".into())
-            .spawn(move || EngineThread::new(config, event_tx).run(command_rx))?;
+            .spawn(move || EngineThread::new(config, event_tx, studio).run(command_rx))?;
         Ok(EngineHandle {
             commands: command_tx,
             events: event_rx,
             next_job: Arc::new(AtomicU64::new(1)),
+            player,
             thread: Some(thread),
         })
     }
@@ -219,10 +320,20 @@ struct EngineThread {
     cancels: HashMap<JobId, Arc<AtomicBool>>,
     workers: Vec<JoinHandle<()>>,
     notices: Notices,
+    studio: Studio,
+    /// The saved project this song belongs to.
+    project_dir: Option<PathBuf>,
+    takes: Vec<Take>,
+    /// Changes since the last save / since the last autosave.
+    dirty: bool,
+    autosave_due: bool,
+    recovery: Option<ProjectData>,
+    /// Each keyboard recording pass is one undo step.
+    record_pass: u64,
 }
 
 impl EngineThread {
-    fn new(config: EngineConfig, events: Sender<Event>) -> Self {
+    fn new(config: EngineConfig, events: Sender<Event>, studio: Studio) -> Self {
         let (done_tx, done_rx) = unbounded();
         Self {
             config,
@@ -238,6 +349,13 @@ impl EngineThread {
             cancels: HashMap::new(),
             workers: Vec::new(),
             notices: Notices::default(),
+            studio,
+            project_dir: None,
+            takes: Vec::new(),
+            dirty: false,
+            autosave_due: false,
+            recovery: None,
+            record_pass: 0,
         }
     }
 
@@ -247,10 +365,16 @@ impl EngineThread {
 
     fn run(mut self, commands: Receiver<Command>) {
         self.start_workers();
+        if self.config.live {
+            self.start_live();
+        }
         #[cfg(feature = "ml")]
         if self.config.choose_backend_at_start {
             self.choose_backend();
         }
+        let autosave = if self.config.live { tick(self.config.autosave_every) } else { never() };
+        let device_watch = if self.config.live { tick(Duration::from_secs(2)) } else { never() };
+        let keyboard = self.studio.keyboard_events().clone();
         loop {
             select! {
                 recv(commands) -> command => match command {
@@ -260,7 +384,15 @@ impl EngineThread {
                 recv(self.done_rx) -> done => if let Ok((id, result)) = done {
                     self.finish_job(id, result);
                 },
+                recv(keyboard) -> input => if let Ok(input) = input {
+                    self.keyboard(input);
+                },
+                recv(autosave) -> _ => self.autosave(),
+                recv(device_watch) -> _ => self.watch_devices(),
             }
+        }
+        if self.config.live {
+            self.finish_session();
         }
         for cancel in self.cancels.values() {
             cancel.store(true, Ordering::Relaxed);
@@ -310,12 +442,7 @@ impl EngineThread {
                     Ok(JobOutput::SongLoaded { song: Arc::new(song), path })
                 }),
             ),
-            Command::SetSong(song) => {
-                self.song = Arc::new(song);
-                self.path = None;
-                self.history.clear();
-                self.song_changed();
-            }
+            Command::SetSong(song) => self.replace_song(Arc::new(song), None, None, Vec::new()),
             Command::Edit(edit) => {
                 let result = self.history.apply(Arc::make_mut(&mut self.song), edit);
                 self.after_edit(result.map(|_| true));
@@ -357,19 +484,63 @@ impl EngineThread {
                     flag.store(true, Ordering::Relaxed);
                 }
             }
+            Command::NewSong => self.new_song(),
+            Command::OpenProject { id, path } => self.open_project(id, path),
+            Command::SaveProject { path } => self.save_project(path),
+            Command::RestoreRecovery => self.restore_recovery(),
+            Command::DiscardRecovery => {
+                self.recovery = None;
+                project::clear_recovery(&self.config.state_dir);
+            }
+            Command::Play => self.studio.play(),
+            Command::Pause => self.studio.pause(),
+            Command::Stop => {
+                self.studio.pause();
+                self.studio.seek(self.studio.settings().loop_ticks.map_or(0, |(start, _)| start));
+            }
+            Command::Seek(tick) => self.studio.seek(tick),
+            Command::SetTransport(settings) => self.studio.set_settings(settings),
+            Command::Preview { track, pitch, velocity } => {
+                if let Some(t) = self.song.tracks.get(track) {
+                    let (program, drum) = (t.program, t.is_drum);
+                    self.studio.preview(program, drum, pitch, velocity);
+                }
+            }
+            Command::RefreshDevices => self.watch_devices(),
+            Command::ConnectMidiInput(port) => {
+                let result = self.studio.connect_midi_input(port);
+                self.device_result(result);
+            }
+            Command::ConnectMidiOutput(port) => {
+                let result = self.studio.connect_midi_output(port);
+                self.device_result(result);
+            }
+            Command::ArmTrack(track) => {
+                self.record_pass += 1;
+                self.studio.arm(track.filter(|&t| t < self.song.tracks.len()));
+                if let Some(t) = track.and_then(|t| self.song.tracks.get(t)) {
+                    self.studio.set_keyboard_program(t.program);
+                }
+            }
+            Command::RecordAudio { device } => self.record_audio(device.as_deref()),
+            Command::StopRecordAudio => self.stop_record_audio(),
             Command::Shutdown => {}
         }
     }
 
     fn after_edit(&mut self, result: Result<bool, crate::edit::EditError>) {
         match result {
-            Ok(true) => self.song_changed(),
+            Ok(true) => {
+                self.mark_dirty();
+                self.song_changed();
+            }
             Ok(false) => {}
             Err(err) => self.emit(Event::CommandFailed(err.to_string())),
         }
     }
 
     fn song_changed(&self) {
+        self.studio.set_song(Arc::clone(&self.song));
         self.emit(Event::SongChanged {
             song: Arc::clone(&self.song),
             path: self.path.clone(),
@@ -392,11 +563,13 @@ impl EngineThread {
         self.cancels.remove(&id);
         match result {
             Ok(JobOutput::SongLoaded { song, path }) => {
-                self.song = Arc::clone(&song);
-                self.path = Some(path.clone());
-                self.history.clear();
-                self.song_changed();
+                self.replace_song(Arc::clone(&song), Some(path.clone()), None, Vec::new());
                 self.emit(Event::JobFinished { id, output: JobOutput::SongLoaded { song, path } });
+            }
+            Ok(JobOutput::ProjectLoaded { dir, data }) => {
+                let output = JobOutput::SongLoaded { song: Arc::new(data.song.clone()), path: dir.clone() };
+                self.replace_song(Arc::new(data.song), Some(dir.clone()), Some(dir), data.takes);
+                self.emit(Event::JobFinished { id, output });
             }
             Ok(output) => self.emit(Event::JobFinished { id, output }),
             Err(JobError::Cancelled) => self.emit(Event::JobCancelled { id }),
@@ -404,6 +577,8 @@ impl EngineThread {
         }
     }
 }
+
+mod session;
 
 /// A worker takes jobs until the queue closes. A panicking job becomes a failure report and
 /// the worker carries on.

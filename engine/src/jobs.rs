@@ -28,6 +28,11 @@ pub enum JobOutput {
         song: Arc<Song>,
         path: PathBuf,
     },
+    /// A project read from its folder; the engine makes it the current song.
+    ProjectLoaded {
+        dir: PathBuf,
+        data: crate::project::ProjectData,
+    },
     MidiWritten {
         path: PathBuf,
     },

@@ -1,6 +1,7 @@
 //! Cadenza's engine: the song model and its edits, MIDI files, the synth, and the background
 //! engine thread that the GUI and the CLI drive through commands and events.
 
+pub mod devices;
 pub mod edit;
 pub mod engine;
 pub mod fsutil;
@@ -8,7 +9,10 @@ pub mod gm;
 pub mod history;
 pub mod jobs;
 pub mod midi;
+pub mod playback;
+pub mod project;
 pub mod song;
+pub mod studio;
 pub mod synth;
 pub mod timing;
 

@@ -105,6 +105,7 @@ impl CadenzaApp {
                     self.jobs.remove(&id);
                 }
                 Event::CommandFailed(message) => self.notices.push(message),
+                _ => {}
             }
         }
     }

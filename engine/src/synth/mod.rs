@@ -4,6 +4,7 @@
 
 mod builtin;
 mod render;
+pub mod schedule;
 mod soundfont;
 
 pub use builtin::BuiltinSynth;

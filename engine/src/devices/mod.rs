@@ -1,0 +1,4 @@
+//! Hardware the musician plays into: MIDI keyboards (midir) and audio inputs (rodio/cpal).
+
+pub mod midi;
+pub mod recorder;

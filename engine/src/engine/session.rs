@@ -1,0 +1,242 @@
+//! The engine's session work: projects, autosave and recovery, and the live devices.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::{EngineThread, Event};
+use crate::history::GestureId;
+use crate::jobs::{Job, JobId, JobOutput};
+use crate::project::{self, ProjectData, Take};
+use crate::song::{Song, Track};
+use crate::studio::KeyboardInput;
+
+impl EngineThread {
+    /// Makes `song` current: a file opened, a project loaded, the demo, a new song.
+    pub(super) fn replace_song(
+        &mut self,
+        song: Arc<Song>,
+        path: Option<PathBuf>,
+        project_dir: Option<PathBuf>,
+        takes: Vec<Take>,
+    ) {
+        self.song = song;
+        self.path = path;
+        self.project_dir = project_dir;
+        self.takes = takes;
+        self.history.clear();
+        self.set_dirty(false);
+        self.autosave_due = false;
+        self.song_changed();
+        self.emit_takes();
+    }
+
+    pub(super) fn new_song(&mut self) {
+        let mut song = Song::new(crate::song::DEFAULT_PPQ);
+        song.tracks.push(Track::new("Piano", 0, 0));
+        self.replace_song(Arc::new(song), None, None, Vec::new());
+    }
+
+    pub(super) fn mark_dirty(&mut self) {
+        self.autosave_due = true;
+        self.set_dirty(true);
+    }
+
+    fn set_dirty(&mut self, dirty: bool) {
+        if self.dirty != dirty {
+            self.dirty = dirty;
+            self.emit(Event::Dirty(dirty));
+        }
+    }
+
+    fn project_data(&self) -> ProjectData {
+        ProjectData::new((*self.song).clone(), self.takes.clone())
+    }
+
+    /// Where takes are written: the project's folder, or a scratch folder until it is saved.
+    fn takes_root(&self) -> PathBuf {
+        self.project_dir.clone().unwrap_or_else(|| self.config.state_dir.join(format!("unsaved-{}", std::process::id())))
+    }
+
+    fn emit_takes(&self) {
+        self.emit(Event::Takes { takes: self.takes.clone(), root: self.takes_root() });
+    }
+
+    pub(super) fn open_project(&mut self, id: JobId, path: PathBuf) {
+        self.enqueue(
+            id,
+            Job::new(format!("Open {}", path.display()), move |_| {
+                let (dir, data) = project::load_project(&path)?;
+                Ok(JobOutput::ProjectLoaded { dir, data })
+            }),
+        );
+    }
+
+    /// Saves on the engine thread: the JSON of even a large song is written in milliseconds,
+    /// and nothing may edit the song halfway through.
+    pub(super) fn save_project(&mut self, path: Option<PathBuf>) {
+        let Some(target) = path.or_else(|| self.project_dir.clone()) else {
+            self.emit(Event::CommandFailed("choose where to save the project first".into()));
+            return;
+        };
+        let dir = project::project_dir(&target);
+        let old_root = self.takes_root();
+        let mut data = self.project_data();
+        if let Err(err) = copy_takes(&old_root, &dir, &mut data.takes) {
+            self.emit(Event::CommandFailed(format!("{}: cannot copy the audio takes: {err}", dir.display())));
+            return;
+        }
+        match project::save_project(&dir, &data) {
+            Ok(dir) => {
+                self.takes = data.takes;
+                self.project_dir = Some(dir.clone());
+                self.path = Some(dir.clone());
+                self.set_dirty(false);
+                self.autosave_due = false;
+                project::clear_recovery(&self.config.state_dir);
+                self.song_changed();
+                self.emit_takes();
+                self.emit(Event::ProjectSaved { path: dir });
+            }
+            Err(err) => self.emit(Event::CommandFailed(err.to_string())),
+        }
+    }
+
+    /// Writes the recovery file when something changed since the last time.
+    pub(super) fn autosave(&mut self) {
+        if !self.autosave_due || !self.dirty {
+            return;
+        }
+        let mut data = self.project_data();
+        data.project = self.project_dir.clone();
+        // Takes of an unsaved project stay in the scratch folder: record absolute paths.
+        let root = self.takes_root();
+        for take in &mut data.takes {
+            take.file = root.join(&take.file);
+        }
+        match project::write_recovery(&self.config.state_dir, &data) {
+            Ok(()) => {
+                self.autosave_due = false;
+                self.emit(Event::Autosaved);
+            }
+            Err(err) => self.emit(Event::Notice(format!("autosave failed: {err}"))),
+        }
+    }
+
+    /// At start: tell the window about unsaved work left by a run that did not end cleanly.
+    pub(super) fn look_for_recovery(&mut self) {
+        match project::find_recovery(&self.config.state_dir) {
+            None => {}
+            Some(Ok(found)) => {
+                self.emit(Event::RecoveryAvailable {
+                    saved_at: found.saved_at,
+                    project: found.data.project.clone(),
+                    notes: found.data.song.note_count(),
+                });
+                self.recovery = Some(found.data);
+            }
+            Some(Err(err)) => self.emit(Event::Notice(format!("the recovery file cannot be read: {err}"))),
+        }
+    }
+
+    pub(super) fn restore_recovery(&mut self) {
+        let Some(data) = self.recovery.take() else { return };
+        let project_dir = data.project.clone();
+        self.replace_song(Arc::new(data.song), project_dir.clone(), project_dir, data.takes);
+        // Restored work is unsaved work until the user saves it.
+        self.mark_dirty();
+    }
+
+    /// Clean exit: unsaved changes stay in the recovery file for the next start.
+    pub(super) fn finish_session(&mut self) {
+        if self.dirty {
+            self.autosave_due = true;
+            self.autosave();
+        } else if self.recovery.is_none() {
+            project::clear_recovery(&self.config.state_dir);
+        }
+    }
+
+    pub(super) fn start_live(&mut self) {
+        self.look_for_recovery();
+        let events = self.events.clone();
+        let started = self.studio.start_output(self.config.output.clone(), self.config.soundfont.clone(), move |report| {
+            let _ = events.send(Event::Audio { device: report.device, description: report.description });
+            if let Some(notice) = report.notice {
+                let _ = events.send(Event::Notice(notice));
+            }
+        });
+        if let Err(err) = started {
+            self.emit(Event::Audio { device: false, description: format!("no audio thread: {err}") });
+        }
+        self.watch_devices();
+    }
+
+    pub(super) fn watch_devices(&mut self) {
+        let before = self.studio.devices().clone();
+        let now = self.studio.refresh_devices().clone();
+        if now != before {
+            self.emit(Event::Devices(now));
+        }
+    }
+
+    pub(super) fn device_result(&mut self, result: Result<(), String>) {
+        if let Err(err) = result {
+            self.emit(Event::CommandFailed(err));
+        }
+        self.emit(Event::Devices(self.studio.devices().clone()));
+    }
+
+    pub(super) fn keyboard(&mut self, input: KeyboardInput) {
+        if let Some((track, note)) = self.studio.keyboard(input) {
+            let edit = crate::edit::Edit::AddNotes { track, notes: vec![note] };
+            let gesture = GestureId(u64::MAX - self.record_pass);
+            let result = self.history.apply_in_gesture(Arc::make_mut(&mut self.song), edit, gesture);
+            self.after_edit(result.map(|()| true));
+        }
+    }
+
+    pub(super) fn record_audio(&mut self, device: Option<&str>) {
+        let root = self.takes_root();
+        let number = self.takes.len() + 1;
+        let name = (number..).map(|n| format!("take-{n:03}")).find(|n| !root.join(project::TAKES_DIR).join(format!("{n}.wav")).exists());
+        let name = name.unwrap_or_else(|| format!("take-{number:03}"));
+        match self.studio.start_take(device, &root.join(project::TAKES_DIR), &name) {
+            Ok(meter) => {
+                let path = root.join(project::TAKES_DIR).join(format!("{name}.wav"));
+                self.emit(Event::RecordingStarted { path, meter });
+            }
+            Err(err) => self.emit(Event::CommandFailed(format!("cannot record: {err}"))),
+        }
+    }
+
+    pub(super) fn stop_record_audio(&mut self) {
+        let root = self.takes_root();
+        match self.studio.stop_take(&root) {
+            None => return,
+            Some(Ok(take)) => {
+                self.takes.push(take);
+                self.mark_dirty();
+                self.emit_takes();
+            }
+            Some(Err(err)) => self.emit(Event::CommandFailed(format!("the recording failed: {err}"))),
+        }
+        self.emit(Event::RecordingStopped);
+    }
+}
+
+/// Copies takes from an old root into a new project folder (Save As, first save), making their
+/// paths relative to it.
+fn copy_takes(old_root: &Path, new_root: &Path, takes: &mut [Take]) -> std::io::Result<()> {
+    if old_root == new_root {
+        return Ok(());
+    }
+    std::fs::create_dir_all(new_root.join(project::TAKES_DIR))?;
+    for take in takes {
+        let from = old_root.join(&take.file);
+        let file_name = from.file_name().map(PathBuf::from).unwrap_or_else(|| PathBuf::from(format!("{}.wav", take.name)));
+        let relative = Path::new(project::TAKES_DIR).join(file_name);
+        std::fs::copy(&from, new_root.join(&relative))?;
+        take.file = relative;
+    }
+    Ok(())
+}
