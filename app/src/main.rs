@@ -1,8 +1,6 @@
 //! `cadenza`: the GUI with no subcommand, or headless jobs from the command line.
 
-mod cli;
-mod demo;
-mod gui;
+use cadenza::{cli, gui};
 
 use std::path::PathBuf;
 use std::process::ExitCode;

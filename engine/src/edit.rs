@@ -31,6 +31,7 @@ pub struct TrackProps {
     pub solo: bool,
     pub volume: u8,
     pub pan: u8,
+    pub colour: Option<[u8; 3]>,
 }
 
 impl TrackProps {
@@ -44,6 +45,7 @@ impl TrackProps {
             solo: track.solo,
             volume: track.volume,
             pan: track.pan,
+            colour: track.colour,
         }
     }
 
@@ -56,6 +58,7 @@ impl TrackProps {
         track.solo = self.solo;
         track.volume = self.volume.min(127);
         track.pan = self.pan.min(127);
+        track.colour = self.colour;
     }
 }
 

@@ -58,6 +58,9 @@ pub struct Track {
     pub volume: u8,
     /// MIDI pan (CC 10), 0..=127, 64 is centre.
     pub pan: u8,
+    /// Colour in the editor (RGB); `None` takes the palette colour of the track's position.
+    #[serde(default)]
+    pub colour: Option<[u8; 3]>,
     /// Sorted by `Note`'s ordering.
     pub notes: Vec<Note>,
 }
@@ -73,6 +76,7 @@ impl Track {
             solo: false,
             volume: 100,
             pan: 64,
+            colour: None,
             notes: Vec::new(),
         }
     }

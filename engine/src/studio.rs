@@ -218,7 +218,7 @@ impl Studio {
         {
             let _ = self.connect_midi_input(Some(wanted));
         }
-        if self.midi_out.as_ref().is_some_and(|m| !self.devices.midi.outputs.iter().any(|p| *p == m.port)) {
+        if self.midi_out.as_ref().is_some_and(|m| !self.devices.midi.outputs.contains(&m.port)) {
             self.midi_out = None;
         }
     }
@@ -312,5 +312,34 @@ impl Studio {
 impl Default for Studio {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(message: KeyboardMessage, tick: u64) -> KeyboardInput {
+        KeyboardInput { message, tick }
+    }
+
+    #[test]
+    fn keyboard_notes_are_recorded_only_when_armed_and_playing() {
+        let mut studio = Studio::new();
+        studio.set_song(Arc::new(Song::new(480)));
+        let on = KeyboardMessage::NoteOn { pitch: 60, velocity: 100 };
+        let off = KeyboardMessage::NoteOff { pitch: 60 };
+        // Not armed: heard, not recorded.
+        studio.play();
+        assert_eq!(studio.keyboard(input(on, 0)), None);
+        assert_eq!(studio.keyboard(input(off, 100)), None);
+        // Armed and playing: the note arrives when the key is released, with its velocity.
+        studio.arm(Some(2));
+        assert_eq!(studio.keyboard(input(on, 480)), None);
+        assert_eq!(studio.keyboard(input(off, 700)), Some((2, Note::new(480, 220, 60, 100))));
+        // Armed but stopped: nothing starts.
+        studio.pause();
+        assert_eq!(studio.keyboard(input(on, 900)), None);
+        assert_eq!(studio.keyboard(input(off, 950)), None);
     }
 }

@@ -1,209 +1,408 @@
 //! The window. It never blocks: it sends commands to the engine and draws what comes back.
+//! Edits are applied to the window's copy of the song at once (so the roll answers in the same
+//! frame) and sent to the engine, whose song and history stay the authority.
 
-mod roll;
+mod dialogs;
+#[cfg(test)]
+mod tests;
+pub mod roll;
+mod status;
+mod takes;
+mod tracks;
+mod transport;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
+use cadenza_engine::devices::recorder::RecordingMeter;
+use cadenza_engine::playback::TransportSettings;
+use cadenza_engine::project::{self, Take};
 use cadenza_engine::song::Song;
-use cadenza_engine::timing::format_seconds;
-use cadenza_engine::{Command, Edit, Engine, EngineConfig, EngineHandle, Event, JobId, JobOutput, TrackProps, gm};
+use cadenza_engine::studio::DeviceList;
+use cadenza_engine::{Command, Edit, Engine, EngineConfig, EngineHandle, Event, JobId, JobOutput};
 use eframe::egui;
 
 use crate::demo;
-use roll::RollView;
+pub use dialogs::{Dialog, PathPurpose};
+pub use roll::{RollAction, RollInput, RollView};
 
 pub fn run(config: EngineConfig, file: Option<PathBuf>) -> Result<()> {
+    let started = Instant::now();
+    let config = EngineConfig { live: true, ..config };
     let engine = Engine::spawn(config).map_err(|e| anyhow!("could not start the engine thread: {e}"))?;
-    let title = match &file {
-        Some(path) => {
-            engine.open_midi(path.clone());
-            path.display().to_string()
-        }
-        None => {
-            engine.send(Command::SetSong(demo::song()?));
-            demo::DEMO_NAME.to_string()
-        }
-    };
     let options = eframe::NativeOptions {
-        viewport: egui::ViewportBuilder::default().with_inner_size([1280.0, 800.0]).with_title("Cadenza"),
+        viewport: egui::ViewportBuilder::default()
+            .with_inner_size([1280.0, 800.0])
+            .with_title("Cadenza")
+            .with_drag_and_drop(true),
         ..Default::default()
     };
-    eframe::run_native("Cadenza", options, Box::new(move |_cc| Ok(Box::new(CadenzaApp::new(engine, title)))))
-        .map_err(|e| anyhow!("could not open the window: {e}"))
+    eframe::run_native(
+        "Cadenza",
+        options,
+        Box::new(move |_cc| {
+            let mut app = CadenzaApp::new(engine);
+            app.started = Some(started);
+            match file {
+                Some(path) => app.open_path(&path),
+                None => app.load_demo(),
+            }
+            Ok(Box::new(app))
+        }),
+    )
+    .map_err(|e| anyhow!("could not open the window: {e}"))
 }
 
-struct JobStatus {
-    label: String,
-    fraction: f32,
-    message: String,
+pub struct JobStatus {
+    pub label: String,
+    pub fraction: f32,
+    pub message: String,
+}
+
+/// A recording in progress, as the window sees it.
+pub struct LiveTake {
+    pub path: PathBuf,
+    pub meter: Arc<RecordingMeter>,
+    pub start_tick: u64,
 }
 
 pub struct CadenzaApp {
-    engine: EngineHandle,
-    song: Arc<Song>,
-    title: String,
-    backend: String,
-    notices: Vec<String>,
-    jobs: BTreeMap<JobId, JobStatus>,
-    roll: RollView,
-    selected_track: usize,
+    pub engine: EngineHandle,
+    pub song: Arc<Song>,
+    pub title: String,
+    /// The saved project folder or the MIDI file the song came from.
+    pub path: Option<PathBuf>,
+    pub dirty: bool,
+    pub can_undo: bool,
+    pub can_redo: bool,
+    pub backend: String,
+    pub audio: String,
+    pub devices: DeviceList,
+    pub notices: Vec<String>,
+    pub jobs: BTreeMap<JobId, JobStatus>,
+    pub roll: RollView,
+    pub selected_track: usize,
+    pub transport: TransportSettings,
+    pub armed: bool,
+    pub audio_input: Option<String>,
+    pub recording: Option<LiveTake>,
+    pub takes: Vec<Take>,
+    pub takes_root: PathBuf,
+    pub waveforms: takes::Waveforms,
+    pub dialog: Option<Dialog>,
+    pub recent: Vec<PathBuf>,
+    /// When the process started, to report the time to the first frame.
+    pub started: Option<Instant>,
+    pub first_frame: Option<Duration>,
+    fitted: bool,
 }
 
 impl CadenzaApp {
-    pub fn new(engine: EngineHandle, title: String) -> Self {
+    pub fn new(engine: EngineHandle) -> Self {
         Self {
             engine,
             song: Arc::new(Song::default()),
-            title,
+            title: String::new(),
+            path: None,
+            dirty: false,
+            can_undo: false,
+            can_redo: false,
             backend: "choosing ML backend…".into(),
+            audio: "starting audio…".into(),
+            devices: DeviceList::default(),
             notices: Vec::new(),
             jobs: BTreeMap::new(),
             roll: RollView::default(),
             selected_track: 0,
+            transport: TransportSettings { metronome: false, count_in_bars: 1, ..Default::default() },
+            armed: false,
+            audio_input: None,
+            recording: None,
+            takes: Vec::new(),
+            takes_root: PathBuf::new(),
+            waveforms: takes::Waveforms::default(),
+            dialog: None,
+            recent: dialogs::load_recent(),
+            started: None,
+            first_frame: None,
+            fitted: false,
         }
     }
 
-    fn drain_events(&mut self) {
+    pub fn load_demo(&mut self) {
+        match demo::song() {
+            Ok(song) => {
+                self.engine.send(Command::SetSong(song));
+                self.title = demo::DEMO_NAME.to_string();
+            }
+            Err(err) => self.notices.push(format!("the demo song cannot be read: {err:#}")),
+        }
+    }
+
+    /// Opens a MIDI file or a project, by what the path is.
+    pub fn open_path(&mut self, path: &Path) {
+        if project::is_project(path) {
+            self.engine.open_project(path.to_path_buf());
+        } else {
+            self.engine.open_midi(path.to_path_buf());
+        }
+        self.fitted = false;
+        dialogs::remember(&mut self.recent, path);
+    }
+
+    pub fn save_project(&mut self, path: Option<PathBuf>) {
+        if path.is_none() && !self.path.as_ref().is_some_and(|p| project::is_project(p)) {
+            self.dialog = Some(Dialog::path(PathPurpose::SaveProject, self.path.as_deref()));
+            return;
+        }
+        if let Some(p) = &path {
+            dialogs::remember(&mut self.recent, &project::project_dir(p));
+        }
+        self.engine.send(Command::SaveProject { path });
+    }
+
+    /// Applies an edit to the window's song now and sends it to the engine.
+    pub fn edit(&mut self, edit: Edit) {
+        let track = match &edit {
+            Edit::AddNotes { track, .. }
+            | Edit::RemoveNotes { track, .. }
+            | Edit::ReplaceNotes { track, .. }
+            | Edit::MoveNotes { track, .. }
+            | Edit::ResizeNotes { track, .. }
+            | Edit::SetVelocity { track, .. }
+            | Edit::Quantise { track, .. }
+            | Edit::Transpose { track, .. } => Some(*track),
+            _ => None,
+        };
+        let before = track.and_then(|t| self.song.tracks.get(t).cloned());
+        let song = Arc::make_mut(&mut self.song);
+        match edit.clone().apply(song) {
+            Ok(_) => {
+                if let (Some(before), Some(after)) = (before, track.and_then(|t| self.song.tracks.get(t))) {
+                    self.roll.editor.after_edit(&before, after);
+                }
+                self.selected_track = self.selected_track.min(self.song.tracks.len().saturating_sub(1));
+                self.dirty = true;
+                self.can_undo = true;
+                self.engine.send(Command::Edit(edit));
+            }
+            Err(err) => self.notices.push(err.to_string()),
+        }
+    }
+
+    pub fn undo(&mut self) {
+        self.engine.send(Command::Undo);
+    }
+
+    pub fn redo(&mut self) {
+        self.engine.send(Command::Redo);
+    }
+
+    pub fn set_transport(&mut self, settings: TransportSettings) {
+        self.transport = settings;
+        self.engine.send(Command::SetTransport(settings));
+    }
+
+    fn act(&mut self, action: RollAction) {
+        match action {
+            RollAction::Edit(edit) => self.edit(edit),
+            RollAction::Preview { pitch, velocity } => {
+                self.engine.send(Command::Preview { track: self.selected_track, pitch, velocity });
+            }
+            RollAction::Seek(tick) => self.engine.send(Command::Seek(tick)),
+            RollAction::SetLoop(ticks) => {
+                let settings = TransportSettings { loop_ticks: ticks, ..self.transport };
+                self.set_transport(settings);
+            }
+        }
+    }
+
+    pub fn drain_events(&mut self) {
         while let Ok(event) = self.engine.events().try_recv() {
-            match event {
-                Event::Backend { reason, .. } => self.backend = reason,
-                Event::Notice(text) => self.notices.push(text),
-                Event::SongChanged { song, path, .. } => {
-                    if let Some(path) = path {
-                        self.title = path.display().to_string();
-                    }
-                    let first = self.song.tracks.is_empty();
-                    self.song = song;
-                    if first {
-                        self.roll.fit(&self.song);
-                    }
+            self.event(event);
+        }
+    }
+
+    fn event(&mut self, event: Event) {
+        match event {
+            Event::Backend { reason, .. } => self.backend = reason,
+            Event::Notice(text) => self.notices.push(text),
+            Event::SongChanged { song, path, can_undo, can_redo } => {
+                if let Some(path) = path {
+                    self.title = path.display().to_string();
+                    self.path = Some(path);
                 }
-                Event::JobStarted { id, label } => {
-                    self.jobs.insert(id, JobStatus { label, fraction: 0.0, message: String::new() });
+                self.song = song;
+                self.can_undo = can_undo;
+                self.can_redo = can_redo;
+                self.selected_track = self.selected_track.min(self.song.tracks.len().saturating_sub(1));
+                if let Some(track) = self.song.tracks.get(self.selected_track) {
+                    self.roll.editor.keep_existing(track);
                 }
-                Event::JobProgress { id, fraction, message } => {
-                    if let Some(job) = self.jobs.get_mut(&id) {
-                        job.fraction = fraction;
-                        job.message = message;
-                    }
+                if !self.fitted && !self.song.tracks.is_empty() {
+                    self.roll.fit(&self.song);
+                    self.fitted = true;
                 }
-                Event::JobFinished { id, output } => {
-                    self.jobs.remove(&id);
-                    if let JobOutput::Rendered { path, .. } | JobOutput::MidiWritten { path } = output {
+            }
+            Event::JobStarted { id, label } => {
+                self.jobs.insert(id, JobStatus { label, fraction: 0.0, message: String::new() });
+            }
+            Event::JobProgress { id, fraction, message } => {
+                if let Some(job) = self.jobs.get_mut(&id) {
+                    job.fraction = fraction;
+                    job.message = message;
+                }
+            }
+            Event::JobFinished { id, output } => {
+                self.jobs.remove(&id);
+                match output {
+                    JobOutput::Rendered { path, .. } | JobOutput::MidiWritten { path } => {
                         self.notices.push(format!("wrote {}", path.display()));
                     }
-                }
-                Event::JobFailed { id, message } => {
-                    let label = self.jobs.remove(&id).map(|j| j.label).unwrap_or_default();
-                    self.notices.push(format!("{label} failed: {message}"));
-                }
-                Event::JobCancelled { id } => {
-                    self.jobs.remove(&id);
-                }
-                Event::CommandFailed(message) => self.notices.push(message),
-                _ => {}
-            }
-        }
-    }
-
-    fn transport(&self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
-            ui.strong("Cadenza");
-            ui.separator();
-            ui.label(&self.title);
-            ui.separator();
-            let tempo = self.song.tempos.first().map_or(120.0, |t| t.bpm());
-            ui.label(format!("{tempo:.0} BPM"));
-            if let Some(sig) = self.song.time_signatures.first() {
-                ui.label(format!("{}/{}", sig.numerator, sig.denominator));
-            }
-            if let Some(key) = self.song.key_signature() {
-                ui.label(key.name());
-            }
-            ui.separator();
-            ui.label(format!("length {}", format_seconds(self.song.duration_seconds())));
-        });
-    }
-
-    fn track_list(&mut self, ui: &mut egui::Ui) {
-        ui.heading("Tracks");
-        ui.add_space(4.0);
-        let mut edits = Vec::new();
-        for (index, track) in self.song.tracks.iter().enumerate() {
-            let colour = roll::track_colour(index);
-            let frame = egui::Frame::group(ui.style()).fill(if index == self.selected_track {
-                ui.visuals().selection.bg_fill.gamma_multiply(0.35)
-            } else {
-                ui.visuals().panel_fill
-            });
-            frame.show(ui, |ui| {
-                ui.set_width(ui.available_width());
-                ui.horizontal(|ui| {
-                    let (rect, _) = ui.allocate_exact_size(egui::vec2(6.0, 30.0), egui::Sense::hover());
-                    ui.painter().rect_filled(rect, 2.0, colour);
-                    ui.vertical(|ui| {
-                        if ui.selectable_label(index == self.selected_track, &track.name).clicked() {
-                            self.selected_track = index;
-                        }
-                        let program = if track.is_drum { "Drums" } else { gm::program_name(track.program) };
-                        ui.small(format!("{program} · ch {} · {} notes", track.channel + 1, track.notes.len()));
-                    });
-                });
-                ui.horizontal(|ui| {
-                    let (mut muted, mut solo) = (track.muted, track.solo);
-                    let toggled = |ui: &mut egui::Ui, value: &mut bool, label: &str, hover: &str| {
-                        ui.toggle_value(value, label).on_hover_text(hover).changed()
-                    };
-                    // `|`, not `||`: both buttons are drawn every frame.
-                    if toggled(ui, &mut muted, "M", "Mute") | toggled(ui, &mut solo, "S", "Solo") {
-                        let props = TrackProps { muted, solo, ..TrackProps::of(track) };
-                        edits.push(Edit::SetTrackProps { index, props });
+                    JobOutput::SongLoaded { path, .. } => {
+                        self.roll.editor.selection.clear();
+                        self.selected_track = 0;
+                        self.roll.fit(&self.song);
+                        self.notices.push(format!("opened {}", path.display()));
                     }
-                });
-            });
-        }
-        for edit in edits {
-            self.engine.send(Command::Edit(edit));
+                    _ => {}
+                }
+            }
+            Event::JobFailed { id, message } => {
+                let label = self.jobs.remove(&id).map(|j| j.label).unwrap_or_default();
+                self.notices.push(format!("{label} failed: {message}"));
+            }
+            Event::JobCancelled { id } => {
+                self.jobs.remove(&id);
+            }
+            Event::CommandFailed(message) => self.notices.push(message),
+            Event::Audio { description, .. } => self.audio = description,
+            Event::Devices(devices) => self.devices = devices,
+            Event::Takes { takes, root } => {
+                self.takes = takes;
+                self.takes_root = root;
+            }
+            Event::RecordingStarted { path, meter } => {
+                let start_tick = self.engine.player().position_tick();
+                self.recording = Some(LiveTake { path, meter, start_tick });
+            }
+            Event::RecordingStopped => self.recording = None,
+            Event::ProjectSaved { path } => {
+                self.notices.push(format!("saved {}", path.display()));
+                self.title = path.display().to_string();
+                self.path = Some(path);
+                self.dirty = false;
+            }
+            Event::RecoveryAvailable { saved_at, project, notes } => {
+                self.dialog = Some(Dialog::Recovery { saved_at, project, notes });
+            }
+            Event::Autosaved => {}
+            Event::Dirty(dirty) => self.dirty = dirty,
         }
     }
 
-    fn status_line(&self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
-            ui.label(format!("ML: {}", self.backend));
-            for job in self.jobs.values() {
-                ui.separator();
-                ui.add(
-                    egui::ProgressBar::new(job.fraction)
-                        .desired_width(120.0)
-                        .text(format!("{} {}", job.label, job.message)),
-                );
+    /// Files dropped on the window: MIDI files and projects open.
+    fn dropped_files(&mut self, ctx: &egui::Context) {
+        let dropped: Vec<PathBuf> = ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).collect());
+        for path in dropped {
+            let ext = path.extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default();
+            if matches!(ext.as_str(), "mid" | "midi" | "rmi" | "smf" | "kar") || project::is_project(&path) {
+                self.open_path(&path);
+            } else {
+                self.notices.push(format!("{}: Cadenza opens MIDI files and .cadenza projects", path.display()));
             }
-            if let Some(notice) = self.notices.last() {
-                ui.separator();
-                ui.label(notice);
-            }
+        }
+    }
+
+    /// Shortcuts that work anywhere but in a text field.
+    fn shortcuts(&mut self, ctx: &egui::Context) {
+        if ctx.egui_wants_keyboard_input() || self.dialog.is_some() {
+            return;
+        }
+        let cmd = egui::Modifiers::COMMAND;
+        let shift_cmd = egui::Modifiers::COMMAND | egui::Modifiers::SHIFT;
+        let pressed = |m: egui::Modifiers, key: egui::Key| ctx.input_mut(|i| i.consume_key(m, key));
+        if pressed(shift_cmd, egui::Key::Z) || pressed(cmd, egui::Key::Y) {
+            self.redo();
+        } else if pressed(cmd, egui::Key::Z) {
+            self.undo();
+        }
+        if pressed(cmd, egui::Key::S) {
+            self.save_project(None);
+        }
+        if pressed(cmd, egui::Key::O) {
+            self.dialog = Some(Dialog::path(PathPurpose::Open, None));
+        }
+        if pressed(egui::Modifiers::NONE, egui::Key::Space) {
+            self.play_pause();
+        }
+        if pressed(egui::Modifiers::NONE, egui::Key::Home) {
+            self.engine.send(Command::Seek(0));
+        }
+        let playhead = self.engine.player().position_tick();
+        let actions = self.roll.editor.keys(ctx, &self.song, self.selected_track, playhead);
+        for action in actions {
+            self.act(action);
+        }
+    }
+
+    pub fn play_pause(&mut self) {
+        if self.engine.player().is_playing() {
+            self.engine.send(Command::Pause);
+        } else {
+            self.engine.send(Command::Play);
+        }
+    }
+
+    fn central(&mut self, ui: &mut egui::Ui) {
+        transport::toolbar(self, ui);
+        let player = self.engine.player();
+        let (playhead, playing) = (player.position_tick(), player.is_playing());
+        let takes_height = if self.takes.is_empty() && self.recording.is_none() { 0.0 } else { takes::LANE_HEIGHT };
+        let mut actions = Vec::new();
+        ui.allocate_ui(egui::vec2(ui.available_width(), ui.available_height() - takes_height), |ui| {
+            let input = RollInput {
+                song: &self.song,
+                track: self.selected_track,
+                playhead,
+                playing,
+                loop_ticks: self.transport.loop_ticks,
+            };
+            actions = self.roll.show(ui, &input);
         });
+        if takes_height > 0.0 {
+            takes::lane(self, ui);
+        }
+        for action in actions {
+            self.act(action);
+        }
     }
 }
 
 impl eframe::App for CadenzaApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.drain_events();
-        // The engine cannot wake the window itself; poll faster while work is running.
-        let poll = if self.jobs.is_empty() { Duration::from_millis(250) } else { Duration::from_millis(50) };
+        self.dropped_files(ctx);
+        self.shortcuts(ctx);
+        // The engine cannot wake the window; redraw continuously while sound or work runs.
+        let busy = self.engine.player().is_playing() || self.recording.is_some();
+        let poll = if busy { Duration::from_millis(16) } else if self.jobs.is_empty() { Duration::from_millis(250) } else { Duration::from_millis(50) };
         ctx.request_repaint_after(poll);
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        egui::Panel::top("transport").show(ui, |ui| self.transport(ui));
-        egui::Panel::bottom("status").show(ui, |ui| self.status_line(ui));
-        egui::Panel::left("tracks").resizable(true).default_size(230.0).show(ui, |ui| {
-            egui::ScrollArea::vertical().show(ui, |ui| self.track_list(ui));
+        egui::Panel::top("transport").show(ui, |ui| transport::bar(self, ui));
+        egui::Panel::bottom("status").show(ui, |ui| status::line(self, ui));
+        egui::Panel::left("tracks").resizable(true).default_size(250.0).show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| tracks::list(self, ui));
         });
-        egui::CentralPanel::default().show(ui, |ui| self.roll.show(ui, &self.song));
+        egui::CentralPanel::default().show(ui, |ui| self.central(ui));
+        dialogs::show(self, ui.ctx());
+        if self.first_frame.is_none() {
+            self.first_frame = self.started.map(|s| s.elapsed());
+        }
     }
 }

@@ -175,10 +175,10 @@ struct Capture {
 
 impl Capture {
     fn run(mut self, samples: impl Iterator<Item = f32>) {
-        if let Err(err) = self.capture(samples) {
-            if let Ok(mut slot) = self.meter.error.lock() {
-                *slot = Some(err.to_string());
-            }
+        if let Err(err) = self.capture(samples)
+            && let Ok(mut slot) = self.meter.error.lock()
+        {
+            *slot = Some(err.to_string());
         }
         self.meter.finished.store(true, Ordering::Relaxed);
     }

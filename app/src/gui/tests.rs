@@ -1,0 +1,388 @@
+//! The window driven through egui_kittest: clicks and keys land on the real app, whose edits
+//! go through a real engine thread (silent audio, built-in synth, a temporary state folder).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cadenza_engine::playback::OutputChoice;
+use cadenza_engine::project::{self, ProjectData};
+use cadenza_engine::song::{Note, Song, Track};
+use cadenza_engine::synth::SoundFontChoice;
+use cadenza_engine::{BackendPreference, Command, Engine, EngineConfig};
+use eframe::egui::{self, Modifiers, PointerButton, Pos2};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+use super::CadenzaApp;
+
+const PPQ: u16 = 480;
+/// One 1/16 grid step at PPQ 480.
+const STEP: u64 = 120;
+
+fn config(state: &Path) -> EngineConfig {
+    EngineConfig {
+        backend: BackendPreference::Cpu,
+        choose_backend_at_start: false,
+        soundfont: SoundFontChoice::Builtin,
+        live: true,
+        output: OutputChoice::Silent,
+        autosave_every: Duration::from_secs(3600),
+        state_dir: state.to_path_buf(),
+        ..EngineConfig::default()
+    }
+}
+
+struct Fixture {
+    harness: Harness<'static, CadenzaApp>,
+    state: tempfile::TempDir,
+}
+
+fn start(song: Song) -> Fixture {
+    let state = tempfile::tempdir().unwrap();
+    let engine = Engine::spawn(config(state.path())).unwrap();
+    engine.send(Command::SetSong(song));
+    let harness = Harness::builder().with_size([1280.0, 800.0]).build_eframe(move |_| CadenzaApp::new(engine));
+    let mut fixture = Fixture { harness, state };
+    fixture.settle(|app| !app.song.tracks.is_empty());
+    // A fixed zoom so positions are known: 80 px per quarter, 14 px per key, C6 at the top.
+    fixture.harness.state_mut().roll.set_zoom(80.0, PPQ, 14.0, 84.0);
+    fixture.harness.step();
+    fixture.harness.step();
+    fixture
+}
+
+fn one_track(notes: &[Note]) -> Song {
+    let mut song = Song::new(PPQ);
+    let mut track = Track::new("Piano", 0, 0);
+    for n in notes {
+        track.insert_note(n.clone());
+    }
+    song.tracks.push(track);
+    song
+}
+
+impl Fixture {
+    fn app(&self) -> &CadenzaApp {
+        self.harness.state()
+    }
+
+    /// Steps the window until `done` holds (the engine answers on its own thread).
+    fn settle(&mut self, done: impl Fn(&CadenzaApp) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            self.harness.step();
+            if done(self.harness.state()) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the window never reached the expected state");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // One more frame so the roll lays out the new state.
+        self.harness.step();
+    }
+
+    /// Waits until the engine has caught up with every edit sent so far.
+    fn sync(&mut self) {
+        for _ in 0..3 {
+            std::thread::sleep(Duration::from_millis(30));
+            self.harness.step();
+        }
+    }
+
+    fn notes(&self) -> Vec<Note> {
+        self.app().song.tracks[0].notes.clone()
+    }
+
+    fn pos(&self, tick: u64, pitch: u8) -> Pos2 {
+        self.app().roll.viewport.expect("the roll was drawn").pos_of(tick, pitch)
+    }
+
+    fn press(&mut self, pos: Pos2, pressed: bool, modifiers: Modifiers) {
+        self.harness.event(egui::Event::PointerButton { pos, button: PointerButton::Primary, pressed, modifiers });
+        self.harness.step();
+    }
+
+    fn click_at(&mut self, pos: Pos2) {
+        self.harness.hover_at(pos);
+        self.harness.step();
+        self.press(pos, true, Modifiers::NONE);
+        self.press(pos, false, Modifiers::NONE);
+    }
+
+    fn drag(&mut self, from: Pos2, to: Pos2) {
+        self.harness.hover_at(from);
+        self.harness.step();
+        self.press(from, true, Modifiers::NONE);
+        for i in 1..=6 {
+            let p = from + (to - from) * (i as f32 / 6.0);
+            self.harness.event(egui::Event::PointerMoved(p));
+            self.harness.step();
+        }
+        self.press(to, false, Modifiers::NONE);
+    }
+
+    fn key(&mut self, modifiers: Modifiers, key: egui::Key) {
+        self.harness.key_press_modifiers(modifiers, key);
+        self.harness.step();
+    }
+
+    fn click_label(&mut self, label: &str) {
+        self.harness.get_by_label(label).click();
+        // Menus and dialogs open in the frame after the click.
+        self.harness.step();
+        self.harness.step();
+    }
+
+    fn undo(&mut self) {
+        self.click_label("Undo");
+        self.sync();
+    }
+
+    fn redo(&mut self) {
+        self.click_label("Redo");
+        self.sync();
+    }
+
+    /// File menu entry → path dialog → action button.
+    fn path_dialog(&mut self, entry: &str, path: &Path, action: &str) {
+        self.click_label("File");
+        self.click_label(entry);
+        self.harness.get_by_label("Path").focus();
+        self.harness.step();
+        // Replace the suggested path.
+        self.key(Modifiers::COMMAND, egui::Key::A);
+        self.harness.get_by_label("Path").type_text(&path.display().to_string());
+        self.harness.step();
+        self.click_label(action);
+    }
+}
+
+#[test]
+fn add_a_note_by_clicking_then_undo_and_redo() {
+    let mut f = start(one_track(&[]));
+    // Click inside the cell of beat 2 (tick 480), pitch C4: a 1/16 note snaps to the cell start.
+    f.click_at(f.pos(480 + 30, 60));
+    f.sync();
+    assert_eq!(f.notes(), vec![Note::new(480, STEP, 60, 96)]);
+    assert_eq!(f.app().roll.editor.selection.len(), 1, "the new note is selected");
+    f.undo();
+    assert!(f.notes().is_empty(), "undo did not remove the note");
+    f.redo();
+    assert_eq!(f.notes(), vec![Note::new(480, STEP, 60, 96)]);
+}
+
+#[test]
+fn drawing_with_a_drag_sets_the_length() {
+    let mut f = start(one_track(&[]));
+    let from = f.pos(960 + 10, 64);
+    let to = f.pos(960 + 4 * STEP - 5, 64);
+    f.drag(from, to);
+    f.sync();
+    assert_eq!(f.notes(), vec![Note::new(960, 4 * STEP, 64, 96)]);
+}
+
+#[test]
+fn move_a_note_by_dragging_then_undo_and_redo() {
+    let mut f = start(one_track(&[Note::new(480, 480, 60, 90)]));
+    let from = f.pos(480 + 100, 60);
+    let to = f.pos(480 + 100 + 2 * STEP, 62);
+    f.drag(from, to);
+    f.sync();
+    assert_eq!(f.notes(), vec![Note::new(480 + 2 * STEP, 480, 62, 90)]);
+    f.undo();
+    assert_eq!(f.notes(), vec![Note::new(480, 480, 60, 90)], "a whole drag is one undo step");
+    f.redo();
+    assert_eq!(f.notes(), vec![Note::new(480 + 2 * STEP, 480, 62, 90)]);
+}
+
+#[test]
+fn alt_drag_moves_off_the_grid() {
+    let mut f = start(one_track(&[Note::new(480, 480, 60, 90)]));
+    let from = f.pos(600, 60);
+    let to = from + egui::vec2(10.0, 0.0); // 10 px = 60 ticks at 80 px per quarter
+    f.harness.hover_at(from);
+    f.harness.event(egui::Event::ModifiersChanged(Modifiers::ALT));
+    f.harness.step();
+    f.press(from, true, Modifiers::ALT);
+    for i in 1..=4 {
+        f.harness.event(egui::Event::PointerMoved(from + (to - from) * (i as f32 / 4.0)));
+        f.harness.step();
+    }
+    f.press(to, false, Modifiers::ALT);
+    f.harness.event(egui::Event::ModifiersChanged(Modifiers::NONE));
+    f.sync();
+    assert_eq!(f.notes(), vec![Note::new(540, 480, 60, 90)]);
+}
+
+#[test]
+fn resize_a_note_from_its_right_edge_then_undo_and_redo() {
+    let mut f = start(one_track(&[Note::new(480, 480, 60, 90)]));
+    let edge = f.pos(960, 60) - egui::vec2(2.0, 0.0);
+    let to = edge + egui::vec2(2.0 * STEP as f32 / 6.0, 0.0); // two grid steps (20 px)
+    f.drag(edge, to);
+    f.sync();
+    assert_eq!(f.notes(), vec![Note::new(480, 480 + 2 * STEP, 60, 90)]);
+    f.undo();
+    assert_eq!(f.notes(), vec![Note::new(480, 480, 60, 90)]);
+    f.redo();
+    assert_eq!(f.notes(), vec![Note::new(480, 480 + 2 * STEP, 60, 90)]);
+}
+
+#[test]
+fn delete_a_selected_note_then_undo_and_redo() {
+    let notes = [Note::new(0, 240, 60, 90), Note::new(480, 240, 64, 90)];
+    let mut f = start(one_track(&notes));
+    f.click_at(f.pos(480 + 60, 64));
+    assert_eq!(f.app().roll.editor.selection.len(), 1);
+    f.key(Modifiers::NONE, egui::Key::Delete);
+    f.sync();
+    assert_eq!(f.notes(), vec![notes[0].clone()]);
+    f.undo();
+    assert_eq!(f.notes(), notes.to_vec());
+    f.redo();
+    assert_eq!(f.notes(), vec![notes[0].clone()]);
+}
+
+#[test]
+fn quantise_a_selection() {
+    let notes = [Note::new(130, 100, 60, 90), Note::new(250, 100, 62, 90), Note::new(1000, 100, 64, 90)];
+    let mut f = start(one_track(&notes));
+    // Select the first two with a rubber band (select tool), leave the third alone.
+    f.click_label("Select");
+    let from = f.pos(40, 66) - egui::vec2(0.0, 3.0);
+    let to = f.pos(400, 58);
+    f.drag(from, to);
+    assert_eq!(f.app().roll.editor.selection.len(), 2, "rubber band selection");
+    f.click_label("Quantise");
+    f.sync();
+    assert_eq!(f.notes(), vec![Note::new(120, 100, 60, 90), Note::new(240, 100, 62, 90), Note::new(1000, 100, 64, 90)]);
+    f.undo();
+    assert_eq!(f.notes(), notes.to_vec());
+}
+
+#[test]
+fn keys_transpose_duplicate_and_paste() {
+    let mut f = start(one_track(&[Note::new(0, 240, 60, 90)]));
+    f.key(Modifiers::COMMAND, egui::Key::A);
+    f.key(Modifiers::NONE, egui::Key::ArrowUp);
+    f.sync();
+    assert_eq!(f.notes(), vec![Note::new(0, 240, 61, 90)]);
+    f.key(Modifiers::SHIFT, egui::Key::ArrowDown);
+    f.sync();
+    assert_eq!(f.notes(), vec![Note::new(0, 240, 49, 90)]);
+    f.key(Modifiers::COMMAND, egui::Key::D);
+    f.sync();
+    assert_eq!(f.notes(), vec![Note::new(0, 240, 49, 90), Note::new(240, 240, 49, 90)]);
+}
+
+#[test]
+fn velocity_lane_drag_scales_the_selection() {
+    let mut f = start(one_track(&[Note::new(0, 240, 60, 100), Note::new(480, 240, 62, 50)]));
+    f.key(Modifiers::COMMAND, egui::Key::A);
+    let lane = f.app().roll.velocity_rect().unwrap();
+    let x = f.pos(0, 60).x + 2.0;
+    let top_of_bar = lane.bottom() - lane.height() * 100.0 / 127.0;
+    // Drag the first bar down to half its height: both notes halve.
+    let to_y = lane.bottom() - lane.height() * 50.0 / 127.0;
+    f.drag(Pos2::new(x, top_of_bar), Pos2::new(x, to_y));
+    f.sync();
+    let velocities: Vec<u8> = f.notes().iter().map(|n| n.velocity).collect();
+    assert_eq!(velocities, vec![50, 25]);
+}
+
+#[test]
+fn mute_a_track() {
+    let mut f = start(one_track(&[Note::new(0, 240, 60, 90)]));
+    f.click_label("M");
+    f.sync();
+    assert!(f.app().song.tracks[0].muted);
+    f.undo();
+    assert!(!f.app().song.tracks[0].muted);
+}
+
+#[derive(Debug)]
+struct Dropped(PathBuf);
+
+impl egui::DroppedFile for Dropped {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+fn corpus_file() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/demo/bach_bwv7.7.mid")
+}
+
+#[test]
+fn import_a_midi_file_through_the_open_dialog_and_by_dropping() {
+    let expected = cadenza_engine::midi::read_song(&corpus_file()).unwrap();
+    let mut f = start(one_track(&[]));
+    f.path_dialog("Open…", &corpus_file(), "Open");
+    f.settle(|app| app.song.tracks.len() == expected.tracks.len());
+    assert_eq!(*f.app().song, expected);
+
+    let mut g = start(one_track(&[]));
+    g.harness.input_mut().dropped_files.push(Arc::new(Dropped(corpus_file())));
+    g.settle(|app| app.song.tracks.len() == expected.tracks.len());
+    assert_eq!(*g.app().song, expected);
+}
+
+#[test]
+fn save_and_reopen_a_project_with_identical_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut f = start(one_track(&[Note::new(0, 240, 60, 90)]));
+    f.click_at(f.pos(960 + 10, 67));
+    f.sync();
+    let edited = (*f.app().song).clone();
+    assert_eq!(edited.note_count(), 2);
+    let target = dir.path().join("My song");
+    f.path_dialog("Save project as…", &target, "Save");
+    f.settle(|app| !app.dirty && app.path.as_deref().is_some_and(|p| p.ends_with("My song.cadenza")));
+    let saved = dir.path().join("My song.cadenza");
+    assert!(saved.join(project::PROJECT_FILE).is_file());
+
+    let mut g = start(one_track(&[]));
+    g.path_dialog("Open…", &saved, "Open");
+    g.settle(|app| app.song.note_count() == 2);
+    assert_eq!(*g.app().song, edited);
+}
+
+#[test]
+fn offers_to_restore_work_left_by_a_crash() {
+    let state = tempfile::tempdir().unwrap();
+    let lost = one_track(&[Note::new(0, 240, 60, 90), Note::new(240, 240, 62, 90)]);
+    project::write_recovery(state.path(), &ProjectData::new(lost.clone(), Vec::new())).unwrap();
+    let engine = Engine::spawn(config(state.path())).unwrap();
+    engine.send(Command::SetSong(one_track(&[])));
+    let mut harness = Harness::builder().with_size([1280.0, 800.0]).build_eframe(move |_| CadenzaApp::new(engine));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while harness.query_by_label("Restore").is_none() {
+        assert!(Instant::now() < deadline, "no restore offer");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    harness.get_by_label("Restore").click();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while harness.state().song.note_count() != 2 {
+        assert!(Instant::now() < deadline, "the work was not restored");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(*harness.state().song, lost);
+    assert!(harness.state().dirty, "restored work is unsaved until saved");
+}
+
+#[test]
+fn transport_plays_and_the_playhead_follows_the_audio_clock() {
+    let mut f = start(one_track(&[Note::new(0, 480, 60, 90)]));
+    let _ = &f.state;
+    f.click_label("Play");
+    f.settle(|app| app.engine.player().position_tick() > 0);
+    assert!(f.app().engine.player().is_playing());
+    f.click_label("Stop");
+    f.settle(|app| !app.engine.player().is_playing() && app.engine.player().position_tick() == 0);
+}

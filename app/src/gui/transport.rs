@@ -1,0 +1,282 @@
+//! The transport bar (files, play/stop/record, loop, metronome, tempo, metre, position) and
+//! the editing toolbar above the roll (tools, grid, quantise, undo/redo).
+
+use cadenza_engine::Command;
+use cadenza_engine::Edit;
+use cadenza_engine::song::{TempoChange, TimeSignatureChange};
+use cadenza_engine::timing::{TempoMap, format_seconds};
+use eframe::egui;
+
+use super::roll::{Grid, Tool};
+use super::{CadenzaApp, Dialog, PathPurpose};
+
+pub fn bar(app: &mut CadenzaApp, ui: &mut egui::Ui) {
+    ui.horizontal(|ui| {
+        file_menu(app, ui);
+        devices_menu(app, ui);
+        ui.separator();
+        transport_buttons(app, ui);
+        ui.separator();
+        position(app, ui);
+        ui.separator();
+        tempo_and_metre(app, ui);
+        ui.separator();
+        let title = if app.dirty { format!("{} •", app.title) } else { app.title.clone() };
+        ui.label(title).on_hover_text("• = unsaved changes");
+    });
+}
+
+fn file_menu(app: &mut CadenzaApp, ui: &mut egui::Ui) {
+    ui.menu_button("File", |ui| {
+        if ui.button("New").clicked() {
+            app.engine.send(Command::NewSong);
+            app.path = None;
+            app.title = "Untitled".into();
+            ui.close();
+        }
+        let entries = [
+            ("Open…", PathPurpose::Open),
+            ("Save project as…", PathPurpose::SaveProject),
+            ("Export MIDI…", PathPurpose::ExportMidi),
+            ("Export WAV…", PathPurpose::ExportWav),
+        ];
+        for (label, purpose) in entries {
+            if ui.button(label).clicked() {
+                app.dialog = Some(Dialog::path(purpose, app.path.as_deref()));
+                ui.close();
+            }
+        }
+        if ui.add_enabled(app.path.is_some(), egui::Button::new("Save")).clicked() {
+            app.save_project(None);
+            ui.close();
+        }
+        ui.separator();
+        ui.label("Recent");
+        for path in app.recent.clone() {
+            if ui.button(path.display().to_string()).clicked() {
+                app.open_path(&path);
+                ui.close();
+            }
+        }
+    });
+}
+
+fn devices_menu(app: &mut CadenzaApp, ui: &mut egui::Ui) {
+    ui.menu_button("Devices", |ui| {
+        ui.label(format!("Output: {}", app.audio));
+        ui.separator();
+        ui.label("MIDI input");
+        if let Some(err) = &app.devices.midi_error {
+            ui.weak(err);
+        }
+        let choice = |ui: &mut egui::Ui, current: &Option<String>, ports: &[String]| -> Option<Option<String>> {
+            let mut picked = None;
+            if ui.selectable_label(current.is_none(), "None").clicked() {
+                picked = Some(None);
+            }
+            for port in ports {
+                if ui.selectable_label(current.as_deref() == Some(port), port).clicked() {
+                    picked = Some(Some(port.clone()));
+                }
+            }
+            picked
+        };
+        if let Some(port) = choice(ui, &app.devices.midi_input, &app.devices.midi.inputs) {
+            app.engine.send(Command::ConnectMidiInput(port));
+        }
+        ui.separator();
+        ui.label("MIDI output (keyboard thru)");
+        if let Some(port) = choice(ui, &app.devices.midi_output, &app.devices.midi.outputs) {
+            app.engine.send(Command::ConnectMidiOutput(port));
+        }
+        ui.separator();
+        ui.label("Audio input");
+        if let Some(err) = &app.devices.audio_input_error {
+            ui.weak(err);
+        }
+        if let Some(device) = choice(ui, &app.audio_input, &app.devices.audio_inputs) {
+            app.audio_input = device;
+        }
+        ui.separator();
+        if ui.button("Rescan devices").clicked() {
+            app.engine.send(Command::RefreshDevices);
+        }
+    });
+}
+
+fn transport_buttons(app: &mut CadenzaApp, ui: &mut egui::Ui) {
+    let player = app.engine.player();
+    let playing = player.is_playing();
+    if ui.button("Start").on_hover_text("Return to start (Home)").clicked() {
+        app.engine.send(Command::Seek(0));
+    }
+    let play_label = if playing { "Pause" } else { "Play" };
+    if ui.button(play_label).on_hover_text("Play / pause (space)").clicked() {
+        app.play_pause();
+    }
+    if ui.button("Stop").on_hover_text("Stop").clicked() {
+        app.engine.send(Command::Stop);
+    }
+    let mut armed = app.armed;
+    if ui
+        .toggle_value(&mut armed, egui::RichText::new("Rec MIDI").color(egui::Color32::from_rgb(0xe0, 0x5a, 0x5a)))
+        .on_hover_text("Record the MIDI keyboard into the selected track while playing")
+        .changed()
+    {
+        app.armed = armed;
+        app.engine.send(Command::ArmTrack(armed.then_some(app.selected_track)));
+        if armed && !playing {
+            app.engine.send(Command::Play);
+        }
+    }
+    let recording_audio = app.recording.is_some();
+    let audio_label = if recording_audio { "Stop audio" } else { "Rec audio" };
+    if ui.button(audio_label).on_hover_text("Record the audio input into a take").clicked() {
+        if recording_audio {
+            app.engine.send(Command::StopRecordAudio);
+        } else {
+            app.engine.send(Command::RecordAudio { device: app.audio_input.clone() });
+        }
+    }
+    if let Some(take) = &app.recording {
+        level_meter(ui, take.meter.take_peak());
+        let name = take.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        ui.label(format!("{name} {}", format_seconds(take.meter.seconds())))
+            .on_hover_text(take.path.display().to_string());
+    }
+    let mut settings = app.transport;
+    let mut looping = settings.loop_ticks.is_some();
+    let loop_changed = ui.toggle_value(&mut looping, "Loop").on_hover_text("Loop (drag on the ruler to set the region)").changed();
+    if loop_changed {
+        settings.loop_ticks = looping.then(|| {
+            let bar = u64::from(app.song.ppq) * 4;
+            (0, bar * 4)
+        });
+    }
+    ui.toggle_value(&mut settings.metronome, "Click").on_hover_text("Metronome");
+    ui.add(egui::DragValue::new(&mut settings.count_in_bars).range(0..=4).prefix("count-in ").suffix(" bar"))
+        .on_hover_text("Bars of count-in before playback");
+    let mut follow = app.roll.follow;
+    ui.toggle_value(&mut follow, "follow").on_hover_text("Follow the playhead");
+    app.roll.follow = follow;
+    if settings != app.transport {
+        app.set_transport(settings);
+    }
+}
+
+fn level_meter(ui: &mut egui::Ui, peak: f32) {
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(80.0, 10.0), egui::Sense::hover());
+    let painter = ui.painter();
+    painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+    // dBFS from -60 to 0 across the meter.
+    let db = 20.0 * peak.max(1e-6).log10();
+    let fill = ((db + 60.0) / 60.0).clamp(0.0, 1.0);
+    let colour = if peak >= 0.99 { egui::Color32::RED } else if db > -6.0 { egui::Color32::YELLOW } else { egui::Color32::GREEN };
+    painter.rect_filled(rect.with_max_x(rect.left() + rect.width() * fill), 2.0, colour);
+}
+
+fn position(app: &CadenzaApp, ui: &mut egui::Ui) {
+    let player = app.engine.player();
+    let tick = player.position_tick();
+    let seconds = TempoMap::for_song(&app.song).tick_to_seconds(tick);
+    let label = if player.is_counting_in() { "count-in".to_string() } else { app.song.tick_to_bar_beat(tick).to_string() };
+    ui.monospace(label).on_hover_text("bar:beat:tick");
+    ui.monospace(format_seconds(seconds));
+}
+
+fn tempo_and_metre(app: &mut CadenzaApp, ui: &mut egui::Ui) {
+    let song = &app.song;
+    let first_tempo = song.tempos.first().copied().unwrap_or(TempoChange { tick: 0, micros_per_quarter: 500_000 });
+    let mut bpm = first_tempo.bpm();
+    let changed = ui
+        .add(egui::DragValue::new(&mut bpm).range(20.0..=400.0).speed(0.5).max_decimals(1).suffix(" BPM"))
+        .on_hover_text(if song.tempos.len() > 1 { "Starting tempo (the song has tempo changes)" } else { "Tempo" })
+        .changed();
+    let mut edits = Vec::new();
+    if changed {
+        let mut tempos = song.tempos.clone();
+        let micros = (60_000_000.0 / bpm).round() as u32;
+        match tempos.first_mut() {
+            Some(first) => first.micros_per_quarter = micros,
+            None => tempos.push(TempoChange { tick: 0, micros_per_quarter: micros }),
+        }
+        edits.push(Edit::SetTempos(tempos));
+    }
+    let sig = song.time_signatures.first().copied().unwrap_or(TimeSignatureChange { tick: 0, numerator: 4, denominator: 4 });
+    let (mut numerator, mut denominator) = (sig.numerator, sig.denominator);
+    let num_changed = ui.add(egui::DragValue::new(&mut numerator).range(1..=32)).on_hover_text("Beats per bar").changed();
+    ui.label("/");
+    let mut den_changed = false;
+    let combo = egui::ComboBox::from_id_salt("denominator").width(40.0).selected_text(denominator.to_string()).show_ui(ui, |ui| {
+        for d in [2u8, 4, 8, 16] {
+            den_changed |= ui.selectable_value(&mut denominator, d, d.to_string()).changed();
+        }
+    });
+    name_for_screen_readers(&combo.response, egui::Role::ComboBox, "Beat unit");
+    if num_changed || den_changed {
+        let mut sigs = song.time_signatures.clone();
+        match sigs.first_mut() {
+            Some(first) => {
+                first.numerator = numerator;
+                first.denominator = denominator;
+            }
+            None => sigs.push(TimeSignatureChange { tick: 0, numerator, denominator }),
+        }
+        edits.push(Edit::SetTimeSignatures(sigs));
+    }
+    if let Some(key) = song.key_signature() {
+        ui.label(key.name());
+    }
+    for edit in edits {
+        app.edit(edit);
+    }
+}
+
+/// Tools, grid, quantise and undo above the roll.
+pub fn toolbar(app: &mut CadenzaApp, ui: &mut egui::Ui) {
+    ui.horizontal(|ui| {
+        let editor = &mut app.roll.editor;
+        ui.selectable_value(&mut editor.tool, Tool::Draw, "Draw").on_hover_text("Draw tool (B)");
+        ui.selectable_value(&mut editor.tool, Tool::Select, "Select").on_hover_text("Select tool (V)");
+        ui.separator();
+        ui.label("Grid");
+        let combo = egui::ComboBox::from_id_salt("grid").width(64.0).selected_text(editor.grid.label()).show_ui(ui, |ui| {
+            for grid in Grid::CHOICES {
+                ui.selectable_value(&mut editor.grid, grid, grid.label());
+            }
+        });
+        name_for_screen_readers(&combo.response, egui::Role::ComboBox, "Grid");
+        ui.add(egui::Slider::new(&mut editor.strength, 0.0..=1.0).text("strength").fixed_decimals(2));
+        let quantise = ui.button("Quantise").on_hover_text("Quantise the selection, or the whole track (Q)").clicked();
+        ui.separator();
+        let undo = ui.add_enabled(app.can_undo, egui::Button::new("Undo")).on_hover_text("Ctrl+Z").clicked();
+        let redo = ui.add_enabled(app.can_redo, egui::Button::new("Redo")).on_hover_text("Ctrl+Shift+Z / Ctrl+Y").clicked();
+        let selected = app.roll.editor.selection.len();
+        let delete = ui.add_enabled(selected > 0, egui::Button::new("Delete")).on_hover_text("Delete (Del)").clicked();
+        if selected > 0 {
+            ui.weak(format!("{selected} selected"));
+        }
+        if quantise
+            && let Some(track) = app.song.tracks.get(app.selected_track)
+            && let Some(super::RollAction::Edit(edit)) = app.roll.editor.quantise(track, app.selected_track, app.song.ppq)
+        {
+            app.edit(edit);
+        }
+        if delete {
+            let notes = app.roll.editor.selected();
+            app.roll.editor.selection.clear();
+            app.edit(Edit::RemoveNotes { track: app.selected_track, notes });
+        }
+        if undo {
+            app.undo();
+        }
+        if redo {
+            app.redo();
+        }
+    });
+}
+
+/// Names a widget whose visible label sits elsewhere (assistive tech and UI tests find it).
+fn name_for_screen_readers(response: &egui::Response, role: egui::Role, name: &str) {
+    response.widget_info(|| egui::WidgetInfo::labeled(role, true, name));
+}

@@ -1,0 +1,6 @@
+//! Cadenza's application: the window (`gui`) and the headless jobs (`cli`), over the engine.
+//! A library so benchmarks and tests can drive the same code the binary runs.
+
+pub mod cli;
+pub mod demo;
+pub mod gui;
