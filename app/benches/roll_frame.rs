@@ -75,7 +75,10 @@ fn measure(song: &Song, view: &mut RollView) -> (Duration, Duration, usize) {
 fn main() {
     let song = big_song();
     assert_eq!(song.note_count(), NOTES);
-    println!("piano roll frame, {} notes in {} tracks, {FRAMES} frames each (layout + draw + tessellate)", NOTES, TRACKS);
+    println!(
+        "piano roll frame, {} notes in {} tracks, {FRAMES} frames each (layout + draw + tessellate)",
+        NOTES, TRACKS
+    );
     println!("{:<34} {:>10} {:>10} {:>11} {:>8}", "view", "median ms", "p90 ms", "primitives", "goal");
     let cases: [(&str, Option<f32>); 3] = [
         ("8 bars (80 px per quarter)", Some(80.0)),

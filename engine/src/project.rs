@@ -93,10 +93,8 @@ pub fn load_project(path: &Path) -> Result<(PathBuf, ProjectData), ProjectError>
 }
 
 fn write_json(file: &Path, data: &ProjectData) -> Result<(), ProjectError> {
-    let json = serde_json::to_vec_pretty(data).map_err(|e| ProjectError::Write {
-        path: file.to_path_buf(),
-        source: std::io::Error::other(e),
-    })?;
+    let json = serde_json::to_vec_pretty(data)
+        .map_err(|e| ProjectError::Write { path: file.to_path_buf(), source: std::io::Error::other(e) })?;
     write_atomically(file, |out| std::io::Write::write_all(out, &json))
         .map_err(|source| ProjectError::Write { path: file.to_path_buf(), source })
 }

@@ -113,8 +113,10 @@ impl Studio {
     }
 
     fn apply_settings(&self) {
+        // Count-in and running past the end are for recording; plain playback starts at once.
         let recording = self.armed.is_some() || self.take.is_some();
-        self.player.set_settings(TransportSettings { run_past_end: recording, ..self.settings });
+        let count_in_bars = if recording { self.settings.count_in_bars } else { 0 };
+        self.player.set_settings(TransportSettings { run_past_end: recording, count_in_bars, ..self.settings });
     }
 
     pub fn play(&self) {
@@ -268,7 +270,12 @@ impl Studio {
     }
 
     /// Starts recording audio into `folder` from the current playhead, with the song playing.
-    pub fn start_take(&mut self, device: Option<&str>, folder: &Path, name: &str) -> Result<Arc<RecordingMeter>, String> {
+    pub fn start_take(
+        &mut self,
+        device: Option<&str>,
+        folder: &Path,
+        name: &str,
+    ) -> Result<Arc<RecordingMeter>, String> {
         if self.take.is_some() {
             return Err("already recording".into());
         }

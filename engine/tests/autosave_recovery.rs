@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Autosave and recovery across a real crash: a child process (this test binary, re-run in a
 //! child mode) edits a song until the engine autosaves, then is killed with SIGKILL before it
 //! saves. A new engine on the same state folder offers the work, and restoring it gives the

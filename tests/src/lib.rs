@@ -23,7 +23,10 @@ pub fn cadenza(args: &[&str]) -> Output {
 }
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
+    // At run time: a target directory shared between checkouts may hold a binary built elsewhere.
+    let manifest =
+        std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest.parent().expect("repo root").to_path_buf()
 }
 
 /// A file under `tests/fixtures/`.

@@ -49,14 +49,16 @@ pub enum Dialog {
 impl Dialog {
     /// A path prompt, filled with a sensible suggestion next to the current file.
     pub fn path(purpose: PathPurpose, current: Option<&Path>) -> Self {
-        let dir = current.and_then(Path::parent).map_or_else(
-            || std::env::current_dir().unwrap_or_default(),
-            Path::to_path_buf,
-        );
-        let stem = current.and_then(Path::file_stem).map_or_else(|| "untitled".into(), |s| s.to_string_lossy().into_owned());
+        let dir = current
+            .and_then(Path::parent)
+            .map_or_else(|| std::env::current_dir().unwrap_or_default(), Path::to_path_buf);
+        let stem =
+            current.and_then(Path::file_stem).map_or_else(|| "untitled".into(), |s| s.to_string_lossy().into_owned());
         let text = match purpose {
             PathPurpose::Open => String::new(),
-            PathPurpose::SaveProject => dir.join(format!("{stem}.{}", project::PROJECT_EXTENSION)).display().to_string(),
+            PathPurpose::SaveProject => {
+                dir.join(format!("{stem}.{}", project::PROJECT_EXTENSION)).display().to_string()
+            }
             PathPurpose::ExportMidi => dir.join(format!("{stem}.mid")).display().to_string(),
             PathPurpose::ExportWav => dir.join(format!("{stem}.wav")).display().to_string(),
         };
@@ -100,7 +102,9 @@ pub fn show(app: &mut CadenzaApp, ctx: &egui::Context) {
                 .and_then(|t| t.elapsed().ok())
                 .map_or_else(String::new, |age| format!(" from {} ago", human_age(age.as_secs())));
             let what = project.map_or_else(|| "an unsaved song".to_string(), |p| p.display().to_string());
-            ui.label(format!("Cadenza did not close cleanly. Autosaved work on {what} ({notes} notes){when} can be restored."));
+            ui.label(format!(
+                "Cadenza did not close cleanly. Autosaved work on {what} ({notes} notes){when} can be restored."
+            ));
             ui.horizontal(|ui| {
                 if ui.button("Restore").clicked() {
                     app.engine.send(Command::RestoreRecovery);
@@ -139,8 +143,8 @@ fn human_age(secs: u64) -> String {
     }
 }
 
-pub fn load_recent() -> Vec<PathBuf> {
-    std::fs::read(project::state_dir().join(RECENT_FILE))
+pub fn load_recent(state_dir: &Path) -> Vec<PathBuf> {
+    std::fs::read(state_dir.join(RECENT_FILE))
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .unwrap_or_default()
@@ -148,13 +152,13 @@ pub fn load_recent() -> Vec<PathBuf> {
 
 /// Puts `path` first in the recent list and saves the list (best effort: a read-only state
 /// folder only loses the list).
-pub fn remember(recent: &mut Vec<PathBuf>, path: &Path) {
+pub fn remember(state_dir: &Path, recent: &mut Vec<PathBuf>, path: &Path) {
     let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     recent.retain(|p| *p != path);
     recent.insert(0, path);
     recent.truncate(RECENT_MAX);
-    let dir = project::state_dir();
-    if std::fs::create_dir_all(&dir).is_ok()
+    let dir = state_dir;
+    if std::fs::create_dir_all(dir).is_ok()
         && let Ok(json) = serde_json::to_vec_pretty(recent)
     {
         let _ = cadenza_engine::fsutil::write_bytes_atomically(&dir.join(RECENT_FILE), &json);

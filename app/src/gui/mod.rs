@@ -3,11 +3,11 @@
 //! frame) and sent to the engine, whose song and history stay the authority.
 
 mod dialogs;
-#[cfg(test)]
-mod tests;
 pub mod roll;
 mod status;
 mod takes;
+#[cfg(test)]
+mod tests;
 mod tracks;
 mod transport;
 
@@ -22,7 +22,7 @@ use cadenza_engine::playback::TransportSettings;
 use cadenza_engine::project::{self, Take};
 use cadenza_engine::song::Song;
 use cadenza_engine::studio::DeviceList;
-use cadenza_engine::{Command, Edit, Engine, EngineConfig, EngineHandle, Event, JobId, JobOutput};
+use cadenza_engine::{Command, Edit, Engine, EngineConfig, EngineHandle, Event, GestureId, JobId, JobOutput};
 use eframe::egui;
 
 use crate::demo;
@@ -32,6 +32,7 @@ pub use roll::{RollAction, RollInput, RollView};
 pub fn run(config: EngineConfig, file: Option<PathBuf>) -> Result<()> {
     let started = Instant::now();
     let config = EngineConfig { live: true, ..config };
+    let state_dir = config.state_dir.clone();
     let engine = Engine::spawn(config).map_err(|e| anyhow!("could not start the engine thread: {e}"))?;
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
@@ -44,7 +45,7 @@ pub fn run(config: EngineConfig, file: Option<PathBuf>) -> Result<()> {
         "Cadenza",
         options,
         Box::new(move |_cc| {
-            let mut app = CadenzaApp::new(engine);
+            let mut app = CadenzaApp::new(engine, state_dir);
             app.started = Some(started);
             match file {
                 Some(path) => app.open_path(&path),
@@ -79,6 +80,8 @@ pub struct CadenzaApp {
     pub can_undo: bool,
     pub can_redo: bool,
     pub backend: String,
+    /// "CPU (Flex)" or "wgpu", once chosen.
+    pub backend_kind: String,
     pub audio: String,
     pub devices: DeviceList,
     pub notices: Vec<String>,
@@ -94,14 +97,18 @@ pub struct CadenzaApp {
     pub waveforms: takes::Waveforms,
     pub dialog: Option<Dialog>,
     pub recent: Vec<PathBuf>,
+    /// Where recent files (and, in the engine, the recovery file) are kept.
+    pub state_dir: PathBuf,
     /// When the process started, to report the time to the first frame.
     pub started: Option<Instant>,
     pub first_frame: Option<Duration>,
     fitted: bool,
+    /// The primary button is held: slider and drag-value edits join one undo step.
+    pointer_down: bool,
 }
 
 impl CadenzaApp {
-    pub fn new(engine: EngineHandle) -> Self {
+    pub fn new(engine: EngineHandle, state_dir: PathBuf) -> Self {
         Self {
             engine,
             song: Arc::new(Song::default()),
@@ -111,6 +118,7 @@ impl CadenzaApp {
             can_undo: false,
             can_redo: false,
             backend: "choosing ML backend…".into(),
+            backend_kind: "starting…".into(),
             audio: "starting audio…".into(),
             devices: DeviceList::default(),
             notices: Vec::new(),
@@ -125,10 +133,12 @@ impl CadenzaApp {
             takes_root: PathBuf::new(),
             waveforms: takes::Waveforms::default(),
             dialog: None,
-            recent: dialogs::load_recent(),
+            recent: dialogs::load_recent(&state_dir),
+            state_dir,
             started: None,
             first_frame: None,
             fitted: false,
+            pointer_down: false,
         }
     }
 
@@ -150,7 +160,7 @@ impl CadenzaApp {
             self.engine.open_midi(path.to_path_buf());
         }
         self.fitted = false;
-        dialogs::remember(&mut self.recent, path);
+        dialogs::remember(&self.state_dir, &mut self.recent, path);
     }
 
     pub fn save_project(&mut self, path: Option<PathBuf>) {
@@ -159,7 +169,7 @@ impl CadenzaApp {
             return;
         }
         if let Some(p) = &path {
-            dialogs::remember(&mut self.recent, &project::project_dir(p));
+            dialogs::remember(&self.state_dir, &mut self.recent, &project::project_dir(p));
         }
         self.engine.send(Command::SaveProject { path });
     }
@@ -187,7 +197,10 @@ impl CadenzaApp {
                 self.selected_track = self.selected_track.min(self.song.tracks.len().saturating_sub(1));
                 self.dirty = true;
                 self.can_undo = true;
-                self.engine.send(Command::Edit(edit));
+                match continuous_gesture(&edit).filter(|_| self.pointer_down) {
+                    Some(gesture) => self.engine.send(Command::EditInGesture(edit, gesture)),
+                    None => self.engine.send(Command::Edit(edit)),
+                }
             }
             Err(err) => self.notices.push(err.to_string()),
         }
@@ -228,7 +241,10 @@ impl CadenzaApp {
 
     fn event(&mut self, event: Event) {
         match event {
-            Event::Backend { reason, .. } => self.backend = reason,
+            Event::Backend { kind, reason, .. } => {
+                self.backend_kind = kind.to_string();
+                self.backend = reason;
+            }
             Event::Notice(text) => self.notices.push(text),
             Event::SongChanged { song, path, can_undo, can_redo } => {
                 if let Some(path) = path {
@@ -382,14 +398,36 @@ impl CadenzaApp {
     }
 }
 
+/// Edits made by dragging a control (volume, pan, colour, tempo, metre): while the button is
+/// held they coalesce, so one drag is one undo step.
+fn continuous_gesture(edit: &Edit) -> Option<GestureId> {
+    match edit {
+        Edit::SetTrackProps { index, .. } => Some(GestureId(1_000_000 + *index as u64)),
+        Edit::SetTempos(_) => Some(GestureId(1)),
+        Edit::SetTimeSignatures(_) => Some(GestureId(2)),
+        _ => None,
+    }
+}
+
 impl eframe::App for CadenzaApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.drain_events();
+        let (down, released) = ctx.input(|i| (i.pointer.primary_down(), i.pointer.any_released()));
+        if released && self.pointer_down {
+            self.engine.send(Command::EndGesture);
+        }
+        self.pointer_down = down;
         self.dropped_files(ctx);
         self.shortcuts(ctx);
         // The engine cannot wake the window; redraw continuously while sound or work runs.
         let busy = self.engine.player().is_playing() || self.recording.is_some();
-        let poll = if busy { Duration::from_millis(16) } else if self.jobs.is_empty() { Duration::from_millis(250) } else { Duration::from_millis(50) };
+        let poll = if busy {
+            Duration::from_millis(16)
+        } else if self.jobs.is_empty() {
+            Duration::from_millis(250)
+        } else {
+            Duration::from_millis(50)
+        };
         ctx.request_repaint_after(poll);
     }
 
@@ -403,6 +441,13 @@ impl eframe::App for CadenzaApp {
         dialogs::show(self, ui.ctx());
         if self.first_frame.is_none() {
             self.first_frame = self.started.map(|s| s.elapsed());
+            // The start-up benchmark (scripts/bench_startup.sh) reads this and closes the window.
+            if std::env::var_os("CADENZA_EXIT_AFTER_FIRST_FRAME").is_some() {
+                if let Some(elapsed) = self.first_frame {
+                    println!("first frame after {:.1} ms", elapsed.as_secs_f64() * 1000.0);
+                }
+                ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
+            }
         }
     }
 }

@@ -9,20 +9,32 @@ use super::CadenzaApp;
 pub fn line(app: &mut CadenzaApp, ui: &mut egui::Ui) {
     let mut cancel: Option<JobId> = None;
     ui.horizontal(|ui| {
-        ui.label(format!("Audio: {}", app.audio));
+        // Short words in the line; the whole story on hover.
+        let (audio_short, _) = app.audio.split_once(" (").unwrap_or((&app.audio, ""));
+        ui.label(format!("Audio: {audio_short}")).on_hover_text(&app.audio);
         ui.separator();
-        let midi = match (&app.devices.midi_input, &app.devices.midi_error) {
-            (Some(port), _) => format!("MIDI: {port}"),
-            (None, Some(err)) => format!("MIDI: none ({err})"),
-            (None, None) if app.devices.midi.inputs.is_empty() => "MIDI: no keyboard".to_string(),
-            (None, None) => format!("MIDI: {} input(s), none connected", app.devices.midi.inputs.len()),
+        let (midi, detail) = match (&app.devices.midi_input, &app.devices.midi_error) {
+            (Some(port), _) => (format!("MIDI: {port}"), String::new()),
+            (None, Some(err)) => ("MIDI: unavailable".to_string(), err.clone()),
+            (None, None) if app.devices.midi.inputs.is_empty() => ("MIDI: no keyboard".to_string(), String::new()),
+            (None, None) => (
+                format!("MIDI: {} input(s), none connected", app.devices.midi.inputs.len()),
+                "Devices menu".to_string(),
+            ),
         };
-        ui.label(midi);
+        let response = ui.label(midi);
+        if !detail.is_empty() {
+            response.on_hover_text(detail);
+        }
         ui.separator();
-        ui.label(format!("ML: {}", app.backend));
+        ui.label(format!("ML: {}", app.backend_kind)).on_hover_text(&app.backend);
         for (id, job) in &app.jobs {
             ui.separator();
-            ui.add(egui::ProgressBar::new(job.fraction).desired_width(140.0).text(format!("{} {}", job.label, job.message)));
+            ui.add(
+                egui::ProgressBar::new(job.fraction)
+                    .desired_width(140.0)
+                    .text(format!("{} {}", job.label, job.message)),
+            );
             if ui.small_button("Cancel").on_hover_text("Cancel").clicked() {
                 cancel = Some(*id);
             }

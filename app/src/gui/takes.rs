@@ -96,7 +96,13 @@ pub fn lane(app: &mut CadenzaApp, ui: &mut egui::Ui) {
             clip.line_segment([Pos2::new(x, mid - hi * half), Pos2::new(x, mid - lo * half)], Stroke::new(1.0, colour));
         }
         let x0 = x_of(0);
-        clip.text(Pos2::new(x0 + 3.0, lane.top() + 3.0), egui::Align2::LEFT_TOP, label, egui::FontId::proportional(10.0), colour);
+        clip.text(
+            Pos2::new(x0 + 3.0, lane.top() + 3.0),
+            egui::Align2::LEFT_TOP,
+            label,
+            egui::FontId::proportional(10.0),
+            colour,
+        );
         clip.line_segment([Pos2::new(x0, lane.top()), Pos2::new(x0, lane.bottom())], Stroke::new(1.0, colour));
     };
     for take in &app.takes {

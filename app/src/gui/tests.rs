@@ -42,7 +42,8 @@ fn start(song: Song) -> Fixture {
     let state = tempfile::tempdir().unwrap();
     let engine = Engine::spawn(config(state.path())).unwrap();
     engine.send(Command::SetSong(song));
-    let harness = Harness::builder().with_size([1280.0, 800.0]).build_eframe(move |_| CadenzaApp::new(engine));
+    let dir = state.path().to_path_buf();
+    let harness = Harness::builder().with_size([1280.0, 800.0]).build_eframe(move |_| CadenzaApp::new(engine, dir));
     let mut fixture = Fixture { harness, state };
     fixture.settle(|app| !app.song.tracks.is_empty());
     // A fixed zoom so positions are known: 80 px per quarter, 14 px per key, C6 at the top.
@@ -314,7 +315,7 @@ impl egui::DroppedFile for Dropped {
 }
 
 fn corpus_file() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/demo/bach_bwv7.7.mid")
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../assets/demo/bach_bwv7.7.mid")
 }
 
 #[test]
@@ -358,7 +359,8 @@ fn offers_to_restore_work_left_by_a_crash() {
     project::write_recovery(state.path(), &ProjectData::new(lost.clone(), Vec::new())).unwrap();
     let engine = Engine::spawn(config(state.path())).unwrap();
     engine.send(Command::SetSong(one_track(&[])));
-    let mut harness = Harness::builder().with_size([1280.0, 800.0]).build_eframe(move |_| CadenzaApp::new(engine));
+    let dir = state.path().to_path_buf();
+    let mut harness = Harness::builder().with_size([1280.0, 800.0]).build_eframe(move |_| CadenzaApp::new(engine, dir));
     let deadline = Instant::now() + Duration::from_secs(10);
     while harness.query_by_label("Restore").is_none() {
         assert!(Instant::now() < deadline, "no restore offer");
@@ -385,4 +387,17 @@ fn transport_plays_and_the_playhead_follows_the_audio_clock() {
     assert!(f.app().engine.player().is_playing());
     f.click_label("Stop");
     f.settle(|app| !app.engine.player().is_playing() && app.engine.player().position_tick() == 0);
+}
+
+#[test]
+fn dragging_a_volume_slider_is_one_undo_step() {
+    let mut f = start(one_track(&[]));
+    let slider = f.harness.get_by_label("vol").rect();
+    let y = slider.center().y;
+    f.drag(egui::pos2(slider.left() + 30.0, y), egui::pos2(slider.left() + 5.0, y));
+    f.sync();
+    let volume = f.app().song.tracks[0].volume;
+    assert!(volume < 100, "the drag did not lower the volume ({volume})");
+    f.undo();
+    assert_eq!(f.app().song.tracks[0].volume, 100, "one undo should restore the volume before the drag");
 }

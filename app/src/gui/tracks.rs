@@ -61,7 +61,13 @@ pub fn list(app: &mut CadenzaApp, ui: &mut egui::Ui) {
                     for (family, programs) in gm::families() {
                         ui.menu_button(family, |ui| {
                             for program in programs {
-                                if ui.selectable_label(!track.is_drum && track.program == program, gm::program_name(program)).clicked() {
+                                if ui
+                                    .selectable_label(
+                                        !track.is_drum && track.program == program,
+                                        gm::program_name(program),
+                                    )
+                                    .clicked()
+                                {
                                     props.program = program;
                                     props.is_drum = false;
                                     if props.channel == DRUM_CHANNEL {

@@ -20,9 +20,6 @@ pub fn bar(app: &mut CadenzaApp, ui: &mut egui::Ui) {
         position(app, ui);
         ui.separator();
         tempo_and_metre(app, ui);
-        ui.separator();
-        let title = if app.dirty { format!("{} •", app.title) } else { app.title.clone() };
-        ui.label(title).on_hover_text("• = unsaved changes");
     });
 }
 
@@ -146,7 +143,8 @@ fn transport_buttons(app: &mut CadenzaApp, ui: &mut egui::Ui) {
     }
     let mut settings = app.transport;
     let mut looping = settings.loop_ticks.is_some();
-    let loop_changed = ui.toggle_value(&mut looping, "Loop").on_hover_text("Loop (drag on the ruler to set the region)").changed();
+    let loop_changed =
+        ui.toggle_value(&mut looping, "Loop").on_hover_text("Loop (drag on the ruler to set the region)").changed();
     if loop_changed {
         settings.loop_ticks = looping.then(|| {
             let bar = u64::from(app.song.ppq) * 4;
@@ -155,7 +153,7 @@ fn transport_buttons(app: &mut CadenzaApp, ui: &mut egui::Ui) {
     }
     ui.toggle_value(&mut settings.metronome, "Click").on_hover_text("Metronome");
     ui.add(egui::DragValue::new(&mut settings.count_in_bars).range(0..=4).prefix("count-in ").suffix(" bar"))
-        .on_hover_text("Bars of count-in before playback");
+        .on_hover_text("Bars of count-in before recording");
     let mut follow = app.roll.follow;
     ui.toggle_value(&mut follow, "follow").on_hover_text("Follow the playhead");
     app.roll.follow = follow;
@@ -171,7 +169,13 @@ fn level_meter(ui: &mut egui::Ui, peak: f32) {
     // dBFS from -60 to 0 across the meter.
     let db = 20.0 * peak.max(1e-6).log10();
     let fill = ((db + 60.0) / 60.0).clamp(0.0, 1.0);
-    let colour = if peak >= 0.99 { egui::Color32::RED } else if db > -6.0 { egui::Color32::YELLOW } else { egui::Color32::GREEN };
+    let colour = if peak >= 0.99 {
+        egui::Color32::RED
+    } else if db > -6.0 {
+        egui::Color32::YELLOW
+    } else {
+        egui::Color32::GREEN
+    };
     painter.rect_filled(rect.with_max_x(rect.left() + rect.width() * fill), 2.0, colour);
 }
 
@@ -179,7 +183,8 @@ fn position(app: &CadenzaApp, ui: &mut egui::Ui) {
     let player = app.engine.player();
     let tick = player.position_tick();
     let seconds = TempoMap::for_song(&app.song).tick_to_seconds(tick);
-    let label = if player.is_counting_in() { "count-in".to_string() } else { app.song.tick_to_bar_beat(tick).to_string() };
+    let label =
+        if player.is_counting_in() { "count-in".to_string() } else { app.song.tick_to_bar_beat(tick).to_string() };
     ui.monospace(label).on_hover_text("bar:beat:tick");
     ui.monospace(format_seconds(seconds));
 }
@@ -202,16 +207,21 @@ fn tempo_and_metre(app: &mut CadenzaApp, ui: &mut egui::Ui) {
         }
         edits.push(Edit::SetTempos(tempos));
     }
-    let sig = song.time_signatures.first().copied().unwrap_or(TimeSignatureChange { tick: 0, numerator: 4, denominator: 4 });
+    let sig =
+        song.time_signatures.first().copied().unwrap_or(TimeSignatureChange { tick: 0, numerator: 4, denominator: 4 });
     let (mut numerator, mut denominator) = (sig.numerator, sig.denominator);
-    let num_changed = ui.add(egui::DragValue::new(&mut numerator).range(1..=32)).on_hover_text("Beats per bar").changed();
+    let num_changed =
+        ui.add(egui::DragValue::new(&mut numerator).range(1..=32)).on_hover_text("Beats per bar").changed();
     ui.label("/");
     let mut den_changed = false;
-    let combo = egui::ComboBox::from_id_salt("denominator").width(40.0).selected_text(denominator.to_string()).show_ui(ui, |ui| {
-        for d in [2u8, 4, 8, 16] {
-            den_changed |= ui.selectable_value(&mut denominator, d, d.to_string()).changed();
-        }
-    });
+    let combo = egui::ComboBox::from_id_salt("denominator").width(40.0).selected_text(denominator.to_string()).show_ui(
+        ui,
+        |ui| {
+            for d in [2u8, 4, 8, 16] {
+                den_changed |= ui.selectable_value(&mut denominator, d, d.to_string()).changed();
+            }
+        },
+    );
     name_for_screen_readers(&combo.response, egui::Role::ComboBox, "Beat unit");
     if num_changed || den_changed {
         let mut sigs = song.time_signatures.clone();
@@ -240,25 +250,32 @@ pub fn toolbar(app: &mut CadenzaApp, ui: &mut egui::Ui) {
         ui.selectable_value(&mut editor.tool, Tool::Select, "Select").on_hover_text("Select tool (V)");
         ui.separator();
         ui.label("Grid");
-        let combo = egui::ComboBox::from_id_salt("grid").width(64.0).selected_text(editor.grid.label()).show_ui(ui, |ui| {
-            for grid in Grid::CHOICES {
-                ui.selectable_value(&mut editor.grid, grid, grid.label());
-            }
-        });
+        let combo =
+            egui::ComboBox::from_id_salt("grid").width(64.0).selected_text(editor.grid.label()).show_ui(ui, |ui| {
+                for grid in Grid::CHOICES {
+                    ui.selectable_value(&mut editor.grid, grid, grid.label());
+                }
+            });
         name_for_screen_readers(&combo.response, egui::Role::ComboBox, "Grid");
         ui.add(egui::Slider::new(&mut editor.strength, 0.0..=1.0).text("strength").fixed_decimals(2));
         let quantise = ui.button("Quantise").on_hover_text("Quantise the selection, or the whole track (Q)").clicked();
         ui.separator();
         let undo = ui.add_enabled(app.can_undo, egui::Button::new("Undo")).on_hover_text("Ctrl+Z").clicked();
-        let redo = ui.add_enabled(app.can_redo, egui::Button::new("Redo")).on_hover_text("Ctrl+Shift+Z / Ctrl+Y").clicked();
+        let redo =
+            ui.add_enabled(app.can_redo, egui::Button::new("Redo")).on_hover_text("Ctrl+Shift+Z / Ctrl+Y").clicked();
         let selected = app.roll.editor.selection.len();
         let delete = ui.add_enabled(selected > 0, egui::Button::new("Delete")).on_hover_text("Delete (Del)").clicked();
         if selected > 0 {
             ui.weak(format!("{selected} selected"));
         }
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            let title = if app.dirty { format!("{} •", app.title) } else { app.title.clone() };
+            ui.add(egui::Label::new(title).truncate()).on_hover_text("• = unsaved changes");
+        });
         if quantise
             && let Some(track) = app.song.tracks.get(app.selected_track)
-            && let Some(super::RollAction::Edit(edit)) = app.roll.editor.quantise(track, app.selected_track, app.song.ppq)
+            && let Some(super::RollAction::Edit(edit)) =
+                app.roll.editor.quantise(track, app.selected_track, app.song.ppq)
         {
             app.edit(edit);
         }

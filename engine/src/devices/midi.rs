@@ -79,10 +79,19 @@ impl MidiOut {
 /// A channel voice message a keyboard sent, decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyboardMessage {
-    NoteOn { pitch: u8, velocity: u8 },
-    NoteOff { pitch: u8 },
+    NoteOn {
+        pitch: u8,
+        velocity: u8,
+    },
+    NoteOff {
+        pitch: u8,
+    },
     /// Sustain pedal, pitch bend and the like: passed through to the synth, not recorded.
-    Other { command: u8, data1: u8, data2: u8 },
+    Other {
+        command: u8,
+        data1: u8,
+        data2: u8,
+    },
 }
 
 impl KeyboardMessage {
@@ -113,14 +122,20 @@ mod tests {
 
     #[test]
     fn parses_keyboard_messages() {
-        assert_eq!(KeyboardMessage::parse(&[0x93, 60, 100]), Some(KeyboardMessage::NoteOn { pitch: 60, velocity: 100 }));
+        assert_eq!(
+            KeyboardMessage::parse(&[0x93, 60, 100]),
+            Some(KeyboardMessage::NoteOn { pitch: 60, velocity: 100 })
+        );
         assert_eq!(KeyboardMessage::parse(&[0x90, 60, 0]), Some(KeyboardMessage::NoteOff { pitch: 60 }));
         assert_eq!(KeyboardMessage::parse(&[0x80, 61, 64]), Some(KeyboardMessage::NoteOff { pitch: 61 }));
         assert_eq!(
             KeyboardMessage::parse(&[0xB0, 64, 127]),
             Some(KeyboardMessage::Other { command: 0xB0, data1: 64, data2: 127 })
         );
-        assert_eq!(KeyboardMessage::parse(&[0xC0, 5]), Some(KeyboardMessage::Other { command: 0xC0, data1: 5, data2: 0 }));
+        assert_eq!(
+            KeyboardMessage::parse(&[0xC0, 5]),
+            Some(KeyboardMessage::Other { command: 0xC0, data1: 5, data2: 0 })
+        );
         assert_eq!(KeyboardMessage::parse(&[0xF8]), None, "clock is not a note");
         assert_eq!(KeyboardMessage::parse(&[0x90, 60]), None, "truncated");
         assert_eq!(KeyboardMessage::parse(&[]), None);

@@ -101,7 +101,8 @@ impl Recording {
         let builder = match device {
             None => builder.default_device().map_err(|e| RecordError::NoInput(error_chain(&e)))?,
             Some(name) => {
-                let inputs = rodio::microphone::available_inputs().map_err(|e| RecordError::NoInput(error_chain(&e)))?;
+                let inputs =
+                    rodio::microphone::available_inputs().map_err(|e| RecordError::NoInput(error_chain(&e)))?;
                 let input = inputs
                     .into_iter()
                     .find(|i| i.to_string() == name)
@@ -124,7 +125,8 @@ impl Recording {
         path: &Path,
         listener: Option<Sender<AudioBlock>>,
     ) -> Result<Self, RecordError> {
-        let write_error = |e: &dyn std::fmt::Display| RecordError::Write { path: path.to_path_buf(), reason: e.to_string() };
+        let write_error =
+            |e: &dyn std::fmt::Display| RecordError::Write { path: path.to_path_buf(), reason: e.to_string() };
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| write_error(&e))?;
         }

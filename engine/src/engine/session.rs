@@ -54,7 +54,9 @@ impl EngineThread {
 
     /// Where takes are written: the project's folder, or a scratch folder until it is saved.
     fn takes_root(&self) -> PathBuf {
-        self.project_dir.clone().unwrap_or_else(|| self.config.state_dir.join(format!("unsaved-{}", std::process::id())))
+        self.project_dir
+            .clone()
+            .unwrap_or_else(|| self.config.state_dir.join(format!("unsaved-{}", std::process::id())))
     }
 
     fn emit_takes(&self) {
@@ -159,12 +161,13 @@ impl EngineThread {
     pub(super) fn start_live(&mut self) {
         self.look_for_recovery();
         let events = self.events.clone();
-        let started = self.studio.start_output(self.config.output.clone(), self.config.soundfont.clone(), move |report| {
-            let _ = events.send(Event::Audio { device: report.device, description: report.description });
-            if let Some(notice) = report.notice {
-                let _ = events.send(Event::Notice(notice));
-            }
-        });
+        let started =
+            self.studio.start_output(self.config.output.clone(), self.config.soundfont.clone(), move |report| {
+                let _ = events.send(Event::Audio { device: report.device, description: report.description });
+                if let Some(notice) = report.notice {
+                    let _ = events.send(Event::Notice(notice));
+                }
+            });
         if let Err(err) = started {
             self.emit(Event::Audio { device: false, description: format!("no audio thread: {err}") });
         }
@@ -198,7 +201,9 @@ impl EngineThread {
     pub(super) fn record_audio(&mut self, device: Option<&str>) {
         let root = self.takes_root();
         let number = self.takes.len() + 1;
-        let name = (number..).map(|n| format!("take-{n:03}")).find(|n| !root.join(project::TAKES_DIR).join(format!("{n}.wav")).exists());
+        let name = (number..)
+            .map(|n| format!("take-{n:03}"))
+            .find(|n| !root.join(project::TAKES_DIR).join(format!("{n}.wav")).exists());
         let name = name.unwrap_or_else(|| format!("take-{number:03}"));
         match self.studio.start_take(device, &root.join(project::TAKES_DIR), &name) {
             Ok(meter) => {
@@ -233,7 +238,8 @@ fn copy_takes(old_root: &Path, new_root: &Path, takes: &mut [Take]) -> std::io::
     std::fs::create_dir_all(new_root.join(project::TAKES_DIR))?;
     for take in takes {
         let from = old_root.join(&take.file);
-        let file_name = from.file_name().map(PathBuf::from).unwrap_or_else(|| PathBuf::from(format!("{}.wav", take.name)));
+        let file_name =
+            from.file_name().map(PathBuf::from).unwrap_or_else(|| PathBuf::from(format!("{}.wav", take.name)));
         let relative = Path::new(project::TAKES_DIR).join(file_name);
         std::fs::copy(&from, new_root.join(&relative))?;
         take.file = relative;

@@ -530,7 +530,12 @@ mod tests {
         player.set_synth(Box::new(BuiltinSynth::new(RATE)));
         player.set_song(Arc::new(Song::new(480))); // empty: anything heard is the metronome
         let status = player.status();
-        player.set_settings(TransportSettings { metronome: true, count_in_bars: 1, run_past_end: true, ..Default::default() });
+        player.set_settings(TransportSettings {
+            metronome: true,
+            count_in_bars: 1,
+            run_past_end: true,
+            ..Default::default()
+        });
         player.play();
         let audio = pull(&player, RATE as usize); // half of a 4/4 bar at 120 BPM
         assert!(status.is_counting_in());

@@ -6,8 +6,8 @@ use std::path::Path;
 use thiserror::Error;
 
 use super::Synth;
-use crate::fsutil::write_atomically;
 use super::schedule::messages;
+use crate::fsutil::write_atomically;
 use crate::song::Song;
 
 #[derive(Debug, Error)]

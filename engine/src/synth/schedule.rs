@@ -69,4 +69,3 @@ pub fn messages(song: &Song, sample_rate: u32) -> Vec<Message> {
     out.sort_by_key(|m| (m.frame, m.order));
     out
 }
-

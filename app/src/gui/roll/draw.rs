@@ -33,17 +33,28 @@ fn is_black_key(pitch: u8) -> bool {
     matches!(pitch % 12, 1 | 3 | 6 | 8 | 10)
 }
 
-pub fn roll(ui: &egui::Ui, painter: &Painter, view: &Viewport, input: &RollInput<'_>, editor: &Editor, hover: Option<Pos2>) {
+pub fn roll(
+    ui: &egui::Ui,
+    painter: &Painter,
+    view: &Viewport,
+    input: &RollInput<'_>,
+    editor: &Editor,
+    hover: Option<Pos2>,
+) {
     let visuals = ui.visuals();
     let dark = visuals.dark_mode;
-    let (row_light, row_dark) =
-        if dark { (Color32::from_gray(38), Color32::from_gray(30)) } else { (Color32::from_gray(250), Color32::from_gray(236)) };
+    let (row_light, row_dark) = if dark {
+        (Color32::from_gray(38), Color32::from_gray(30))
+    } else {
+        (Color32::from_gray(250), Color32::from_gray(236))
+    };
     let line = if dark { Color32::from_gray(60) } else { Color32::from_gray(205) };
     let clip = painter.with_clip_rect(view.grid);
     let (low, high) = view.visible_pitches();
     for pitch in low..=high {
         let top = view.row_top(pitch);
-        let row = Rect::from_min_max(Pos2::new(view.grid.left(), top), Pos2::new(view.grid.right(), top + view.key_height));
+        let row =
+            Rect::from_min_max(Pos2::new(view.grid.left(), top), Pos2::new(view.grid.right(), top + view.key_height));
         clip.rect_filled(row, 0.0, if is_black_key(pitch) { row_dark } else { row_light });
         if pitch % 12 == 0 {
             clip.line_segment([row.left_bottom(), row.right_bottom()], Stroke::new(1.0, line));
@@ -57,7 +68,9 @@ pub fn roll(ui: &egui::Ui, painter: &Painter, view: &Viewport, input: &RollInput
 
     for (index, track) in input.song.tracks.iter().enumerate() {
         if index != input.track {
-            notes(&clip, view, track, |_| Color32::from_gray(if dark { 95 } else { 175 }).gamma_multiply(0.55), None);
+            // Ghost notes: flat rectangles, never outlined.
+            let ghost = Color32::from_gray(if dark { 95 } else { 175 }).gamma_multiply(0.55);
+            notes(&clip, view, track, |_| ghost, None, false);
         }
     }
     if let Some(track) = input.song.tracks.get(input.track) {
@@ -71,10 +84,17 @@ pub fn roll(ui: &egui::Ui, painter: &Painter, view: &Viewport, input: &RollInput
             |note| {
                 // Velocity shading: soft notes are paler; notes being dragged fade.
                 let strength = 0.45 + 0.55 * f32::from(note.velocity) / 127.0;
-                let fade = if track.muted { 0.25 } else if moving && editor.selection.contains(note) { 0.3 } else { 1.0 };
+                let fade = if track.muted {
+                    0.25
+                } else if moving && editor.selection.contains(note) {
+                    0.3
+                } else {
+                    1.0
+                };
                 colour.gamma_multiply(strength * fade)
             },
             Some((&editor.selection, selection_stroke)),
+            true,
         );
         gesture_preview(&clip, view, editor, hover, colour, selection_stroke);
     }
@@ -82,21 +102,49 @@ pub fn roll(ui: &egui::Ui, painter: &Painter, view: &Viewport, input: &RollInput
     keyboard(painter, view, low, high);
 }
 
+/// Ghost notes, and the edited track above this many visible notes, notes are drawn as plain rectangles in one mesh, and a note
+/// hidden under the one before it in its row is skipped: a zoomed-out view of a long song then
+/// costs about one rectangle per covered pixel instead of one shape per note.
+const DETAILED_NOTES: usize = 1500;
+
 fn notes(
     clip: &Painter,
     view: &Viewport,
     track: &Track,
     fill: impl Fn(&Note) -> Color32,
     selection: Option<(&std::collections::BTreeSet<Note>, Color32)>,
+    detailed: bool,
 ) {
     let (t0, t1) = view.visible_ticks();
     let (low, high) = view.visible_pitches();
     let longest = track.notes.iter().map(|n| n.length).max().unwrap_or(0) as f64;
     let first = track.notes.partition_point(|n| (n.start as f64) < t0 - longest);
-    for note in track.notes[first..].iter().take_while(|n| (n.start as f64) <= t1) {
-        if note.pitch < low || note.pitch > high || (note.end() as f64) < t0 {
-            continue;
+    let last = first + track.notes[first..].partition_point(|n| (n.start as f64) <= t1);
+    let visible =
+        track.notes[first..last].iter().filter(|n| n.pitch >= low && n.pitch <= high && (n.end() as f64) >= t0);
+    if !detailed || last - first > DETAILED_NOTES {
+        let mut mesh = egui::Mesh::default();
+        // Right edge drawn so far in each pitch row.
+        let mut covered = [f32::NEG_INFINITY; 128];
+        for note in visible {
+            let rect = view.note_rect(note);
+            let row = &mut covered[usize::from(note.pitch & 0x7F)];
+            if rect.right() <= *row + 0.5 {
+                continue;
+            }
+            let selected = selection.is_some_and(|(set, _)| set.contains(note));
+            let colour = match selection {
+                Some((_, sel)) if selected => sel,
+                _ => fill(note),
+            };
+            let rect = rect.with_min_x(rect.left().max(*row));
+            *row = rect.right();
+            mesh.add_colored_rect(rect, colour);
         }
+        clip.add(egui::Shape::mesh(mesh));
+        return;
+    }
+    for note in visible {
         let rect = view.note_rect(note);
         let colour = fill(note);
         clip.rect_filled(rect, 2.0, colour);
@@ -109,7 +157,14 @@ fn notes(
     }
 }
 
-fn gesture_preview(clip: &Painter, view: &Viewport, editor: &Editor, hover: Option<Pos2>, colour: Color32, sel: Color32) {
+fn gesture_preview(
+    clip: &Painter,
+    view: &Viewport,
+    editor: &Editor,
+    hover: Option<Pos2>,
+    colour: Color32,
+    sel: Color32,
+) {
     let outline = |rect: Rect| {
         clip.rect_filled(rect, 2.0, colour.gamma_multiply(0.8));
         clip.rect_stroke(rect, 2.0, Stroke::new(2.0, sel), StrokeKind::Inside);
@@ -149,11 +204,22 @@ fn gesture_preview(clip: &Painter, view: &Viewport, editor: &Editor, hover: Opti
     }
 }
 
-fn grid_lines(clip: &Painter, painter: &Painter, song: &Song, view: &Viewport, editor: &Editor, line: Color32, text: Color32) {
+fn grid_lines(
+    clip: &Painter,
+    painter: &Painter,
+    song: &Song,
+    view: &Viewport,
+    editor: &Editor,
+    line: Color32,
+    text: Color32,
+) {
     let (t0, t1) = view.visible_ticks();
     painter.rect_filled(view.ruler, 0.0, line.gamma_multiply(0.5));
     let vertical = |x: f32, width: f32, colour: Color32| {
-        clip.line_segment([Pos2::new(x, view.grid.top()), Pos2::new(x, view.grid.bottom())], Stroke::new(width, colour));
+        clip.line_segment(
+            [Pos2::new(x, view.grid.top()), Pos2::new(x, view.grid.bottom())],
+            Stroke::new(width, colour),
+        );
     };
     let sub = editor.grid.ticks(song.ppq) as f64;
     let sigs = &song.time_signatures;

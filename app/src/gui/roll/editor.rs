@@ -26,13 +26,31 @@ pub enum Tool {
 /// A gesture in progress.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Drag {
-    Drawing { start: u64, pitch: u8, end: u64 },
-    Moving { delta_ticks: i64, delta_pitch: i16 },
-    Resizing { delta_ticks: i64 },
-    RubberBand { from: Pos2, to: Pos2 },
-    Loop { from: u64, to: u64 },
+    Drawing {
+        start: u64,
+        pitch: u8,
+        end: u64,
+    },
+    Moving {
+        delta_ticks: i64,
+        delta_pitch: i16,
+    },
+    Resizing {
+        delta_ticks: i64,
+    },
+    RubberBand {
+        from: Pos2,
+        to: Pos2,
+    },
+    Loop {
+        from: u64,
+        to: u64,
+    },
     /// Velocity lane: the grabbed note and the value it is dragged to.
-    Velocity { note: Note, velocity: u8 },
+    Velocity {
+        note: Note,
+        velocity: u8,
+    },
 }
 
 pub struct Editor {
@@ -111,11 +129,14 @@ impl Editor {
             return;
         };
         let ppq = input.song.ppq;
-        let (modifiers, origin, secondary_clicked) =
-            ui.input(|i| (i.modifiers, i.pointer.press_origin(), i.pointer.button_clicked(egui::PointerButton::Secondary)));
+        let (modifiers, origin, secondary_clicked) = ui.input(|i| {
+            (i.modifiers, i.pointer.press_origin(), i.pointer.button_clicked(egui::PointerButton::Secondary))
+        });
         let pointer = response.interact_pointer_pos().or(response.hover_pos());
 
-        if response.clicked() && let Some(pos) = pointer {
+        if response.clicked()
+            && let Some(pos) = pointer
+        {
             self.click(pos, view, input, track, modifiers, actions);
         }
         if secondary_clicked
@@ -125,7 +146,9 @@ impl Editor {
             self.selection.remove(&note);
             actions.push(RollAction::Edit(Edit::RemoveNotes { track: input.track, notes: vec![note] }));
         }
-        if response.drag_started_by(egui::PointerButton::Primary) && let Some(origin) = origin {
+        if response.drag_started_by(egui::PointerButton::Primary)
+            && let Some(origin) = origin
+        {
             self.start_drag(origin, view, input, track, shift, actions);
         }
         if response.dragged_by(egui::PointerButton::Primary)
@@ -281,7 +304,11 @@ impl Editor {
                 if let [only] = self.selected().as_slice() {
                     self.note_length = Some((only.length as i64 + delta_ticks).max(1) as u64);
                 }
-                actions.push(RollAction::Edit(Edit::ResizeNotes { track: track_index, notes: self.selected(), delta_ticks }));
+                actions.push(RollAction::Edit(Edit::ResizeNotes {
+                    track: track_index,
+                    notes: self.selected(),
+                    delta_ticks,
+                }));
             }
             Some(Drag::RubberBand { from, to }) => {
                 let band = Rect::from_two_pos(from, to);
@@ -366,7 +393,12 @@ impl Editor {
             (Key::ArrowLeft | Key::ArrowRight, false) if !selected.is_empty() => {
                 let step = self.grid.ticks(ppq) as i64;
                 let delta_ticks = if key == Key::ArrowRight { step } else { -step };
-                actions.push(edit(Edit::MoveNotes { track: track_index, notes: selected, delta_ticks, delta_pitch: 0 }));
+                actions.push(edit(Edit::MoveNotes {
+                    track: track_index,
+                    notes: selected,
+                    delta_ticks,
+                    delta_pitch: 0,
+                }));
             }
             (Key::Q, false) => actions.extend(self.quantise(track, track_index, ppq)),
             (Key::B, false) => self.tool = Tool::Draw,

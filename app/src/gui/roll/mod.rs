@@ -27,7 +27,10 @@ const MAX_PIXELS_PER_QUARTER: f32 = 1200.0;
 pub enum RollAction {
     Edit(Edit),
     /// Sound a pitch with the selected track's instrument.
-    Preview { pitch: u8, velocity: u8 },
+    Preview {
+        pitch: u8,
+        velocity: u8,
+    },
     Seek(u64),
     SetLoop(Option<(u64, u64)>),
 }

@@ -49,7 +49,10 @@ pub fn lane(
     let clip = painter.with_clip_rect(lane);
     for frac in [0.25f32, 0.5, 0.75] {
         let y = lane.bottom() - lane.height() * frac;
-        clip.line_segment([Pos2::new(lane.left(), y), Pos2::new(lane.right(), y)], Stroke::new(0.5, visuals.weak_text_color()));
+        clip.line_segment(
+            [Pos2::new(lane.left(), y), Pos2::new(lane.right(), y)],
+            Stroke::new(0.5, visuals.weak_text_color()),
+        );
     }
     painter.text(
         Pos2::new(response.rect.left() + 4.0, lane.top() + 4.0),
