@@ -44,6 +44,24 @@ pub struct EngineConfig {
     pub state_dir: PathBuf,
 }
 
+impl EngineConfig {
+    /// A live session that touches no device and no GPU: silent output on the real clock, the
+    /// built-in synth, the CPU backend, state in `state_dir` (tests, headless sessions).
+    pub fn silent(state_dir: PathBuf) -> Self {
+        Self {
+            #[cfg(feature = "ml")]
+            backend: BackendPreference::Cpu,
+            #[cfg(feature = "ml")]
+            choose_backend_at_start: false,
+            soundfont: SoundFontChoice::Builtin,
+            live: true,
+            output: OutputChoice::Silent,
+            state_dir,
+            ..Self::default()
+        }
+    }
+}
+
 /// 30 s, or `CADENZA_AUTOSAVE_SECS`.
 fn autosave_interval_from_env() -> Duration {
     let secs = std::env::var("CADENZA_AUTOSAVE_SECS").ok().and_then(|s| s.parse::<f64>().ok()).unwrap_or(30.0);

@@ -9,24 +9,13 @@ use std::path::Path;
 use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
-use cadenza_engine::playback::OutputChoice;
 use cadenza_engine::song::{Note, Song, Track};
-use cadenza_engine::synth::SoundFontChoice;
-use cadenza_engine::{BackendPreference, Command, Edit, Engine, EngineConfig, EngineHandle, Event};
+use cadenza_engine::{Command, Edit, Engine, EngineConfig, EngineHandle, Event};
 
 const CHILD_ENV: &str = "CADENZA_TEST_CRASH_CHILD";
 
 fn config(state: &Path) -> EngineConfig {
-    EngineConfig {
-        backend: BackendPreference::Cpu,
-        choose_backend_at_start: false,
-        soundfont: SoundFontChoice::Builtin,
-        live: true,
-        output: OutputChoice::Silent,
-        autosave_every: Duration::from_millis(200),
-        state_dir: state.to_path_buf(),
-        ..EngineConfig::default()
-    }
+    EngineConfig { autosave_every: Duration::from_millis(200), ..EngineConfig::silent(state.to_path_buf()) }
 }
 
 fn start_song() -> Song {

@@ -5,11 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cadenza_engine::playback::OutputChoice;
 use cadenza_engine::project::{self, ProjectData};
 use cadenza_engine::song::{Note, Song, Track};
-use cadenza_engine::synth::SoundFontChoice;
-use cadenza_engine::{BackendPreference, Command, Engine, EngineConfig};
+use cadenza_engine::{Command, Engine, EngineConfig};
 use eframe::egui::{self, Modifiers, PointerButton, Pos2};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -21,16 +19,7 @@ const PPQ: u16 = 480;
 const STEP: u64 = 120;
 
 fn config(state: &Path) -> EngineConfig {
-    EngineConfig {
-        backend: BackendPreference::Cpu,
-        choose_backend_at_start: false,
-        soundfont: SoundFontChoice::Builtin,
-        live: true,
-        output: OutputChoice::Silent,
-        autosave_every: Duration::from_secs(3600),
-        state_dir: state.to_path_buf(),
-        ..EngineConfig::default()
-    }
+    EngineConfig { autosave_every: Duration::from_secs(3600), ..EngineConfig::silent(state.to_path_buf()) }
 }
 
 struct Fixture {

@@ -79,6 +79,14 @@ impl Default for Editor {
     }
 }
 
+/// What a pointer gesture acts on this frame.
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    view: &'a Viewport,
+    input: &'a RollInput<'a>,
+    track: &'a Track,
+}
+
 fn note_at(track: &Track, view: &Viewport, pos: Pos2) -> Option<Note> {
     let tick = view.tick_at(pos.x);
     let pitch = view.pitch_at(pos.y);
@@ -129,6 +137,7 @@ impl Editor {
             return;
         };
         let ppq = input.song.ppq;
+        let at = Target { view, input, track };
         let (modifiers, origin, secondary_clicked) = ui.input(|i| {
             (i.modifiers, i.pointer.press_origin(), i.pointer.button_clicked(egui::PointerButton::Secondary))
         });
@@ -137,7 +146,7 @@ impl Editor {
         if response.clicked()
             && let Some(pos) = pointer
         {
-            self.click(pos, view, input, track, modifiers, actions);
+            self.click(pos, at, modifiers, actions);
         }
         if secondary_clicked
             && let Some(pos) = response.hover_pos().filter(|p| view.grid.contains(*p))
@@ -149,7 +158,7 @@ impl Editor {
         if response.drag_started_by(egui::PointerButton::Primary)
             && let Some(origin) = origin
         {
-            self.start_drag(origin, view, input, track, shift, actions);
+            self.start_drag(origin, at, shift, actions);
         }
         if response.dragged_by(egui::PointerButton::Primary)
             && let (Some(origin), Some(pos)) = (origin, pointer)
@@ -157,19 +166,12 @@ impl Editor {
             self.update_drag(origin, pos, view, ppq, modifiers);
         }
         if response.drag_stopped() {
-            self.finish_drag(view, input, track, actions);
+            self.finish_drag(at, actions);
         }
     }
 
-    fn click(
-        &mut self,
-        pos: Pos2,
-        view: &Viewport,
-        input: &RollInput<'_>,
-        track: &Track,
-        modifiers: Modifiers,
-        actions: &mut Vec<RollAction>,
-    ) {
+    fn click(&mut self, pos: Pos2, at: Target<'_>, modifiers: Modifiers, actions: &mut Vec<RollAction>) {
+        let Target { view, input, track } = at;
         let ppq = input.song.ppq;
         if view.ruler.contains(pos) {
             actions.push(RollAction::Seek(self.snap(ppq, view.tick_at(pos.x), modifiers)));
@@ -213,15 +215,8 @@ impl Editor {
         }
     }
 
-    fn start_drag(
-        &mut self,
-        origin: Pos2,
-        view: &Viewport,
-        input: &RollInput<'_>,
-        track: &Track,
-        shift: bool,
-        actions: &mut Vec<RollAction>,
-    ) {
+    fn start_drag(&mut self, origin: Pos2, at: Target<'_>, shift: bool, actions: &mut Vec<RollAction>) {
+        let Target { view, input, track } = at;
         let ppq = input.song.ppq;
         if view.ruler.contains(origin) {
             let tick = self.grid.round(ppq, view.tick_at(origin.x));
@@ -283,7 +278,8 @@ impl Editor {
         }
     }
 
-    fn finish_drag(&mut self, view: &Viewport, input: &RollInput<'_>, track: &Track, actions: &mut Vec<RollAction>) {
+    fn finish_drag(&mut self, at: Target<'_>, actions: &mut Vec<RollAction>) {
+        let Target { view, input, track } = at;
         let track_index = input.track;
         match self.drag.take() {
             Some(Drag::Drawing { start, pitch, end }) => {
