@@ -152,6 +152,11 @@ pub enum Command {
         device: Option<String>,
     },
     StopRecordAudio,
+    /// Open the audio input (the default when `None`) for its level meter, or close it.
+    MonitorInput {
+        device: Option<String>,
+        on: bool,
+    },
     Shutdown,
 }
 
@@ -210,6 +215,8 @@ pub enum Event {
         meter: Arc<RecordingMeter>,
     },
     RecordingStopped,
+    /// The input level meter opened (`Some`) or closed (`None`).
+    InputMonitor(Option<Arc<RecordingMeter>>),
     ProjectSaved {
         path: PathBuf,
     },
@@ -348,6 +355,8 @@ struct EngineThread {
     recovery: Option<ProjectData>,
     /// Each keyboard recording pass is one undo step.
     record_pass: u64,
+    /// The input meter to reopen after a take (its device, `None` = default).
+    resume_monitor: Option<Option<String>>,
 }
 
 impl EngineThread {
@@ -374,6 +383,7 @@ impl EngineThread {
             autosave_due: false,
             recovery: None,
             record_pass: 0,
+            resume_monitor: None,
         }
     }
 
@@ -542,6 +552,7 @@ impl EngineThread {
             }
             Command::RecordAudio { device } => self.record_audio(device.as_deref()),
             Command::StopRecordAudio => self.stop_record_audio(),
+            Command::MonitorInput { device, on } => self.monitor_input(device, on),
             Command::Shutdown => {}
         }
     }

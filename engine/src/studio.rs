@@ -56,6 +56,8 @@ pub struct Studio {
     armed: Option<usize>,
     held: HashMap<u8, (u64, u8)>,
     take: Option<TakeInProgress>,
+    /// The input meter while not recording, and the device it listens to.
+    monitor: Option<(Option<String>, Recording)>,
     audio_listeners: Vec<Sender<AudioBlock>>,
     devices: DeviceList,
 }
@@ -75,6 +77,7 @@ impl Studio {
             armed: None,
             held: HashMap::new(),
             take: None,
+            monitor: None,
             audio_listeners: Vec::new(),
             devices: DeviceList::default(),
         }
@@ -269,6 +272,23 @@ impl Studio {
         self.audio_listeners.push(listener);
     }
 
+    /// Opens `device` for the level meter alone (`on = false` closes it).
+    pub fn monitor_input(&mut self, device: Option<String>, on: bool) -> Result<Option<Arc<RecordingMeter>>, String> {
+        self.monitor = None;
+        if !on || self.take.is_some() {
+            return Ok(None);
+        }
+        let recording = Recording::start(device.as_deref(), None, None).map_err(|e| e.to_string())?;
+        let meter = Arc::clone(&recording.meter);
+        self.monitor = Some((device, recording));
+        Ok(Some(meter))
+    }
+
+    /// The device the meter listens to, when it is open.
+    pub fn monitored_input(&self) -> Option<Option<String>> {
+        self.monitor.as_ref().map(|(device, _)| device.clone())
+    }
+
     /// Starts recording audio into `folder` from the current playhead, with the song playing.
     pub fn start_take(
         &mut self,
@@ -280,8 +300,10 @@ impl Studio {
             return Err("already recording".into());
         }
         let file = folder.join(format!("{name}.wav"));
+        // The device is opened once: the meter hands it over to the take.
+        self.monitor = None;
         let listener = self.audio_listeners.first().cloned();
-        let recording = Recording::start(device, &file, listener).map_err(|e| e.to_string())?;
+        let recording = Recording::start(device, Some(&file), listener).map_err(|e| e.to_string())?;
         let meter = Arc::clone(&recording.meter);
         let start_tick = self.player.status().position_tick();
         self.take = Some(TakeInProgress { recording, start_tick, file });

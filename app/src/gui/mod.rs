@@ -92,6 +92,8 @@ pub struct CadenzaApp {
     pub armed: bool,
     pub audio_input: Option<String>,
     pub recording: Option<LiveTake>,
+    /// The input level while the meter is open (not recording).
+    pub input_meter: Option<Arc<RecordingMeter>>,
     pub takes: Vec<Take>,
     pub takes_root: PathBuf,
     pub waveforms: takes::Waveforms,
@@ -129,6 +131,7 @@ impl CadenzaApp {
             armed: false,
             audio_input: None,
             recording: None,
+            input_meter: None,
             takes: Vec::new(),
             takes_root: PathBuf::new(),
             waveforms: takes::Waveforms::default(),
@@ -306,6 +309,7 @@ impl CadenzaApp {
                 self.recording = Some(LiveTake { path, meter, start_tick });
             }
             Event::RecordingStopped => self.recording = None,
+            Event::InputMonitor(meter) => self.input_meter = meter,
             Event::ProjectSaved { path } => {
                 self.notices.push(format!("saved {}", path.display()));
                 self.title = path.display().to_string();
@@ -420,7 +424,7 @@ impl eframe::App for CadenzaApp {
         self.dropped_files(ctx);
         self.shortcuts(ctx);
         // The engine cannot wake the window; redraw continuously while sound or work runs.
-        let busy = self.engine.player().is_playing() || self.recording.is_some();
+        let busy = self.engine.player().is_playing() || self.recording.is_some() || self.input_meter.is_some();
         let poll = if busy {
             Duration::from_millis(16)
         } else if self.jobs.is_empty() {

@@ -93,6 +93,17 @@ fn devices_menu(app: &mut CadenzaApp, ui: &mut egui::Ui) {
         }
         if let Some(device) = choice(ui, &app.audio_input, &app.devices.audio_inputs) {
             app.audio_input = device;
+            if app.input_meter.is_some() {
+                app.engine.send(Command::MonitorInput { device: app.audio_input.clone(), on: true });
+            }
+        }
+        let mut metering = app.input_meter.is_some();
+        if ui
+            .checkbox(&mut metering, "Input level meter")
+            .on_hover_text("Keeps the input open to show its level")
+            .changed()
+        {
+            app.engine.send(Command::MonitorInput { device: app.audio_input.clone(), on: metering });
         }
         ui.separator();
         if ui.button("Rescan devices").clicked() {
@@ -134,6 +145,10 @@ fn transport_buttons(app: &mut CadenzaApp, ui: &mut egui::Ui) {
         } else {
             app.engine.send(Command::RecordAudio { device: app.audio_input.clone() });
         }
+    }
+    if let (Some(meter), None) = (&app.input_meter, &app.recording) {
+        ui.weak("in");
+        level_meter(ui, meter.take_peak());
     }
     if let Some(take) = &app.recording {
         level_meter(ui, take.meter.take_peak());

@@ -86,17 +86,23 @@ pub fn list_inputs() -> Result<Vec<String>, RecordError> {
     Ok(inputs.iter().map(ToString::to_string).collect())
 }
 
-/// A running recording; stop it with [`Recording::stop`].
+/// A running capture, into a file or (for the input meter alone) into nothing; stop it with
+/// [`Recording::stop`].
 pub struct Recording {
-    pub path: PathBuf,
+    pub path: Option<PathBuf>,
     pub meter: Arc<RecordingMeter>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Recording {
-    /// Opens `device` (the default when `None`) and records into `path` until stopped.
-    pub fn start(device: Option<&str>, path: &Path, listener: Option<Sender<AudioBlock>>) -> Result<Self, RecordError> {
+    /// Opens `device` (the default when `None`) and records into `path` (or only meters, with
+    /// no path) until stopped.
+    pub fn start(
+        device: Option<&str>,
+        path: Option<&Path>,
+        listener: Option<Sender<AudioBlock>>,
+    ) -> Result<Self, RecordError> {
         let builder = rodio::microphone::MicrophoneBuilder::new();
         let builder = match device {
             None => builder.default_device().map_err(|e| RecordError::NoInput(error_chain(&e)))?,
@@ -122,12 +128,14 @@ impl Recording {
         samples: impl Iterator<Item = f32> + Send + 'static,
         sample_rate: u32,
         channels: u16,
-        path: &Path,
+        path: Option<&Path>,
         listener: Option<Sender<AudioBlock>>,
     ) -> Result<Self, RecordError> {
-        let write_error =
-            |e: &dyn std::fmt::Display| RecordError::Write { path: path.to_path_buf(), reason: e.to_string() };
-        if let Some(parent) = path.parent() {
+        let write_error = |e: &dyn std::fmt::Display| RecordError::Write {
+            path: path.map_or_else(|| PathBuf::from("input meter"), Path::to_path_buf),
+            reason: e.to_string(),
+        };
+        if let Some(parent) = path.and_then(Path::parent) {
             std::fs::create_dir_all(parent).map_err(|e| write_error(&e))?;
         }
         let spec = hound::WavSpec {
@@ -136,7 +144,10 @@ impl Recording {
             bits_per_sample: 32,
             sample_format: hound::SampleFormat::Float,
         };
-        let writer = hound::WavWriter::create(path, spec).map_err(|e| write_error(&e))?;
+        let writer = match path {
+            Some(path) => Some(hound::WavWriter::create(path, spec).map_err(|e| write_error(&e))?),
+            None => None,
+        };
         let meter = Arc::new(RecordingMeter::default());
         meter.sample_rate.store(spec.sample_rate, Ordering::Relaxed);
         let stop = Arc::new(AtomicBool::new(false));
@@ -145,7 +156,7 @@ impl Recording {
             .name("cadenza-recorder".into())
             .spawn(move || capture.run(samples))
             .map_err(|e| write_error(&e))?;
-        Ok(Self { path: path.to_path_buf(), meter, stop, thread: Some(thread) })
+        Ok(Self { path: path.map(Path::to_path_buf), meter, stop, thread: Some(thread) })
     }
 
     /// Stops capturing and finishes the file; returns the frames written.
@@ -155,7 +166,7 @@ impl Recording {
             let _ = thread.join();
         }
         match self.meter.error() {
-            Some(reason) => Err(RecordError::Write { path: self.path.clone(), reason }),
+            Some(reason) => Err(RecordError::Write { path: self.path.clone().unwrap_or_default(), reason }),
             None => Ok(self.meter.frames()),
         }
     }
@@ -168,7 +179,8 @@ impl Drop for Recording {
 }
 
 struct Capture {
-    writer: hound::WavWriter<BufWriter<File>>,
+    /// `None` when only metering.
+    writer: Option<hound::WavWriter<BufWriter<File>>>,
     spec: hound::WavSpec,
     meter: Arc<RecordingMeter>,
     stop: Arc<AtomicBool>,
@@ -196,7 +208,9 @@ impl Capture {
                 break;
             }
             let sample = if sample.is_finite() { sample } else { 0.0 };
-            self.writer.write_sample(sample)?;
+            if let Some(writer) = self.writer.as_mut() {
+                writer.write_sample(sample)?;
+            }
             block.push(sample);
             if block.len() == block_len {
                 self.block_done(&block, channels);
@@ -205,14 +219,18 @@ impl Capture {
             since_flush += 1;
             if since_flush >= flush_every {
                 // Updates the header lengths, so the file on disk is whole up to here.
-                self.writer.flush()?;
+                if let Some(writer) = self.writer.as_mut() {
+                    writer.flush()?;
+                }
                 since_flush = 0;
             }
         }
         if !block.is_empty() {
             self.block_done(&block, channels);
         }
-        self.writer.flush()?;
+        if let Some(writer) = self.writer.as_mut() {
+            writer.flush()?;
+        }
         Ok(())
     }
 
@@ -226,7 +244,10 @@ impl Capture {
         }
         self.meter.raise_peak(peak.min(1.0));
         self.meter.frames.fetch_add((block.len() / channels) as u64, Ordering::Relaxed);
-        if let Ok(mut peaks) = self.meter.peaks.lock() {
+        // The waveform is kept for takes only; a meter left open for hours keeps nothing.
+        if self.writer.is_some()
+            && let Ok(mut peaks) = self.meter.peaks.lock()
+        {
             peaks.push((low, high));
         }
         if let Some(listener) = &self.listener {
@@ -270,7 +291,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("takes/take.wav");
         let (tx, rx) = crossbeam_channel::bounded(1000);
-        let rec = Recording::from_samples(sine(8000, 1.0), 8000, 2, &path, Some(tx)).unwrap();
+        let rec = Recording::from_samples(sine(8000, 1.0), 8000, 2, Some(&path), Some(tx)).unwrap();
         while !rec.meter.is_finished() {
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -285,6 +306,19 @@ mod tests {
     }
 
     #[test]
+    fn the_meter_alone_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let rec = Recording::from_samples(sine(8000, 0.5), 8000, 2, None, None).unwrap();
+        while !rec.meter.is_finished() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(rec.meter.take_peak() > 0.4);
+        assert!(rec.meter.peaks().is_empty());
+        assert_eq!(rec.stop().unwrap(), 4000);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
     fn file_on_disk_is_readable_while_recording() {
         // An endless stream: what a crash would leave behind must already be a valid WAV.
         let dir = tempfile::tempdir().unwrap();
@@ -293,7 +327,7 @@ mod tests {
             std::thread::sleep(Duration::from_micros(20));
             0.25f32
         });
-        let rec = Recording::from_samples(endless, 8000, 1, &path, None).unwrap();
+        let rec = Recording::from_samples(endless, 8000, 1, Some(&path), None).unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(20);
         let mut seen = 0;
         while seen < 4000 && std::time::Instant::now() < deadline {

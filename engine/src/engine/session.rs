@@ -198,7 +198,18 @@ impl EngineThread {
         }
     }
 
+    pub(super) fn monitor_input(&mut self, device: Option<String>, on: bool) {
+        match self.studio.monitor_input(device, on) {
+            Ok(meter) => self.emit(Event::InputMonitor(meter)),
+            Err(err) => {
+                self.emit(Event::InputMonitor(None));
+                self.emit(Event::CommandFailed(format!("cannot open the audio input: {err}")));
+            }
+        }
+    }
+
     pub(super) fn record_audio(&mut self, device: Option<&str>) {
+        let monitoring = self.studio.monitored_input().is_some();
         let root = self.takes_root();
         let number = self.takes.len() + 1;
         let name = (number..)
@@ -208,6 +219,8 @@ impl EngineThread {
         match self.studio.start_take(device, &root.join(project::TAKES_DIR), &name) {
             Ok(meter) => {
                 let path = root.join(project::TAKES_DIR).join(format!("{name}.wav"));
+                self.resume_monitor = monitoring.then(|| device.map(str::to_string));
+                self.emit(Event::InputMonitor(None));
                 self.emit(Event::RecordingStarted { path, meter });
             }
             Err(err) => self.emit(Event::CommandFailed(format!("cannot record: {err}"))),
@@ -226,6 +239,10 @@ impl EngineThread {
             Some(Err(err)) => self.emit(Event::CommandFailed(format!("the recording failed: {err}"))),
         }
         self.emit(Event::RecordingStopped);
+        // The meter that handed its device to the take comes back.
+        if let Some(device) = self.resume_monitor.take() {
+            self.monitor_input(device, true);
+        }
     }
 }
 
