@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
@@ -51,7 +51,8 @@ pub struct Studio {
     midi_in: Option<MidiIn>,
     /// The input the user chose; reconnected when it comes back after unplugging.
     midi_in_wanted: Option<String>,
-    midi_out: Option<MidiOut>,
+    /// Shared with the player, which plays the song on it.
+    midi_out: Option<Arc<Mutex<MidiOut>>>,
     /// Track that keyboard notes are recorded into while playing; `None` = not armed.
     armed: Option<usize>,
     held: HashMap<u8, (u64, u8)>,
@@ -136,10 +137,8 @@ impl Studio {
 
     pub fn preview(&mut self, program: u8, is_drum: bool, pitch: u8, velocity: u8) {
         self.player.preview(program, is_drum, pitch, velocity);
-        if let Some(out) = self.midi_out.as_mut() {
-            let _ = out.send(&[0x90 | LIVE_CHANNEL, pitch & 0x7F, velocity.clamp(1, 127)]);
-            let _ = out.send(&[0x80 | LIVE_CHANNEL, pitch & 0x7F, 0]);
-        }
+        self.send_out(&[0x90 | LIVE_CHANNEL, pitch & 0x7F, velocity.clamp(1, 127)]);
+        self.send_out(&[0x80 | LIVE_CHANNEL, pitch & 0x7F, 0]);
     }
 
     /// Sets the instrument the keyboard plays.
@@ -161,14 +160,12 @@ impl Studio {
     /// Handles one keyboard message (already heard through the synth): returns a finished note
     /// to record, when armed and playing.
     pub fn keyboard(&mut self, input: KeyboardInput) -> Option<(usize, Note)> {
-        if let Some(out) = self.midi_out.as_mut() {
-            let bytes = match input.message {
-                KeyboardMessage::NoteOn { pitch, velocity } => [0x90 | LIVE_CHANNEL, pitch, velocity],
-                KeyboardMessage::NoteOff { pitch } => [0x80 | LIVE_CHANNEL, pitch, 0],
-                KeyboardMessage::Other { command, data1, data2 } => [command | LIVE_CHANNEL, data1, data2],
-            };
-            let _ = out.send(&bytes);
-        }
+        let thru = match input.message {
+            KeyboardMessage::NoteOn { pitch, velocity } => [0x90 | LIVE_CHANNEL, pitch, velocity],
+            KeyboardMessage::NoteOff { pitch } => [0x80 | LIVE_CHANNEL, pitch, 0],
+            KeyboardMessage::Other { command, data1, data2 } => [command | LIVE_CHANNEL, data1, data2],
+        };
+        self.send_out(&thru);
         let track = self.armed?;
         let status = self.player.status();
         match input.message {
@@ -207,7 +204,7 @@ impl Studio {
         }
         self.watch_midi_input();
         self.devices.midi_input = self.midi_in.as_ref().map(|m| m.port.clone());
-        self.devices.midi_output = self.midi_out.as_ref().map(|m| m.port.clone());
+        self.devices.midi_output = self.midi_out_port();
         &self.devices
     }
 
@@ -223,8 +220,9 @@ impl Studio {
         {
             let _ = self.connect_midi_input(Some(wanted));
         }
-        if self.midi_out.as_ref().is_some_and(|m| !self.devices.midi.outputs.contains(&m.port)) {
+        if self.midi_out_port().is_some_and(|port| !self.devices.midi.outputs.contains(&port)) {
             self.midi_out = None;
+            self.player.set_midi_out(None);
         }
     }
 
@@ -254,13 +252,33 @@ impl Studio {
         Ok(())
     }
 
+    /// Connects an external synth: the song, the keyboard (thru) and previews go to it.
     pub fn connect_midi_output(&mut self, port: Option<String>) -> Result<(), String> {
         self.midi_out = None;
+        self.player.set_midi_out(None);
         self.devices.midi_output = None;
         let Some(port) = port else { return Ok(()) };
-        self.midi_out = Some(MidiOut::connect(&port).map_err(|e| e.to_string())?);
+        let out = Arc::new(Mutex::new(MidiOut::connect(&port).map_err(|e| e.to_string())?));
+        let for_player = Arc::clone(&out);
+        self.player.set_midi_out(Some(Box::new(move |bytes| {
+            if let Ok(mut out) = for_player.lock() {
+                // A failed send (device gone) is noticed by the device watcher.
+                let _ = out.send(&bytes);
+            }
+        })));
+        self.midi_out = Some(out);
         self.devices.midi_output = Some(port);
         Ok(())
+    }
+
+    fn midi_out_port(&self) -> Option<String> {
+        self.midi_out.as_ref().and_then(|m| m.lock().ok().map(|m| m.port.clone()))
+    }
+
+    fn send_out(&self, bytes: &[u8]) {
+        if let Some(Ok(mut out)) = self.midi_out.as_ref().map(|m| m.lock()) {
+            let _ = out.send(bytes);
+        }
     }
 
     pub fn devices(&self) -> &DeviceList {

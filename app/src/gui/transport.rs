@@ -82,7 +82,7 @@ fn devices_menu(app: &mut CadenzaApp, ui: &mut egui::Ui) {
             app.engine.send(Command::ConnectMidiInput(port));
         }
         ui.separator();
-        ui.label("MIDI output (keyboard thru)");
+        ui.label("MIDI output (song playback and keyboard thru)");
         if let Some(port) = choice(ui, &app.devices.midi_output, &app.devices.midi.outputs) {
             app.engine.send(Command::ConnectMidiOutput(port));
         }

@@ -40,6 +40,9 @@ impl LiveMessage {
     }
 }
 
+/// Where song messages also go: an external synth on a MIDI output (3-byte messages).
+pub type MidiSink = Box<dyn FnMut([u8; 3]) + Send>;
+
 /// What the window reads every frame without locking.
 #[derive(Debug, Default)]
 pub struct PlayerStatus {
@@ -99,6 +102,7 @@ struct Core {
     /// Pending note-offs for previews, in clock frames.
     preview_offs: Vec<(u64, LiveMessage)>,
     clock: u64,
+    midi_out: Option<MidiSink>,
 }
 
 /// The shared player: the engine drives it, the audio thread pulls from it.
@@ -134,6 +138,7 @@ impl Player {
                 next_click_tick: 0,
                 preview_offs: Vec::new(),
                 clock: 0,
+                midi_out: None,
             }),
             status: Arc::new(PlayerStatus::default()),
             live_tx,
@@ -165,6 +170,13 @@ impl Player {
         core.synth = Some(synth);
         let song = Arc::clone(&core.song);
         core.load(song);
+    }
+
+    /// Plays the song on an external synth too (`None` stops that).
+    pub fn set_midi_out(&self, sink: Option<MidiSink>) {
+        let mut core = self.core();
+        core.midi_out = sink;
+        core.resend_setup();
     }
 
     pub fn has_synth(&self) -> bool {
@@ -269,21 +281,25 @@ impl Core {
         }
     }
 
+    /// A song message: to the synth and to the external MIDI output, if any.
+    fn send_song(&mut self, m: LiveMessage) {
+        self.send(m);
+        if let Some(out) = self.midi_out.as_mut() {
+            out([m.command | (m.channel & 0x0F), m.data1 & 0x7F, m.data2 & 0x7F]);
+        }
+    }
+
     fn resend_setup(&mut self) {
-        if let Some(synth) = self.synth.as_mut() {
-            for m in &self.setup {
-                synth.midi(m.channel, m.command, m.data1, m.data2);
-            }
+        for m in self.setup.clone() {
+            self.send_song(LiveMessage { channel: m.channel, command: m.command, data1: m.data1, data2: m.data2 });
         }
     }
 
     /// Ends every sounding song note (not the live channel: a held key keeps sounding).
     fn silence(&mut self) {
-        if let Some(synth) = self.synth.as_mut() {
-            for channel in (0..16).filter(|&c| c != LIVE_CHANNEL) {
-                synth.midi(channel, 0xB0, 123, 0);
-                synth.midi(channel, 0xE0, 0, 64);
-            }
+        for channel in (0..16).filter(|&c| c != LIVE_CHANNEL) {
+            self.send_song(LiveMessage { channel, command: 0xB0, data1: 123, data2: 0 });
+            self.send_song(LiveMessage { channel, command: 0xE0, data1: 0, data2: 64 });
         }
     }
 
@@ -399,7 +415,7 @@ impl Core {
             return len;
         }
         while let Some(m) = self.schedule.get(self.next).filter(|m| m.frame <= self.frame).copied() {
-            self.send(LiveMessage { channel: m.channel, command: m.command, data1: m.data1, data2: m.data2 });
+            self.send_song(LiveMessage { channel: m.channel, command: m.command, data1: m.data1, data2: m.data2 });
             self.next += 1;
         }
         if let Some(m) = self.schedule.get(self.next) {
@@ -553,6 +569,21 @@ mod tests {
         let audio = pull(&player, RATE as usize);
         assert!(rms(&audio[..1600]) > 0.01, "preview silent");
         assert!(rms(&audio[RATE as usize - 800..]) < 1e-3, "preview did not stop");
+    }
+
+    #[test]
+    fn the_song_also_goes_to_a_midi_output() {
+        let player = player();
+        let (tx, rx) = crossbeam_channel::unbounded();
+        player.set_midi_out(Some(Box::new(move |bytes| {
+            let _ = tx.send(bytes);
+        })));
+        player.play();
+        pull(&player, RATE as usize * 3);
+        let sent: Vec<[u8; 3]> = rx.try_iter().collect();
+        let notes: Vec<[u8; 3]> = sent.iter().copied().filter(|m| m[0] & 0xE0 == 0x80).collect();
+        assert_eq!(notes, vec![[0x90, 60, 100], [0x80, 60, 0], [0x90, 67, 100], [0x80, 67, 0]]);
+        assert!(sent.contains(&[0xC0, 0, 0]), "program change missing");
     }
 
     #[test]
