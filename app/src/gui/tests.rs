@@ -390,3 +390,20 @@ fn dragging_a_volume_slider_is_one_undo_step() {
     f.undo();
     assert_eq!(f.app().song.tracks[0].volume, 100, "one undo should restore the volume before the drag");
 }
+
+#[test]
+fn cut_and_paste_at_the_playhead() {
+    let mut f = start(one_track(&[Note::new(0, 240, 60, 90), Note::new(240, 240, 62, 90)]));
+    f.key(Modifiers::COMMAND, egui::Key::A);
+    f.key(Modifiers::COMMAND, egui::Key::X);
+    f.sync();
+    assert!(f.notes().is_empty());
+    // Click the ruler at beat 3 to move the playhead there.
+    let view = f.app().roll.viewport.unwrap();
+    f.click_at(egui::pos2(view.x(960.0), view.ruler.center().y));
+    f.settle(|app| app.engine.player().position_tick() == 960);
+    f.key(Modifiers::COMMAND, egui::Key::V);
+    f.sync();
+    assert_eq!(f.notes(), vec![Note::new(960, 240, 60, 90), Note::new(1200, 240, 62, 90)]);
+    assert_eq!(f.app().roll.editor.selection.len(), 2, "pasted notes are selected");
+}
