@@ -1,6 +1,7 @@
 //! Cadenza's machine-learning side: Burn modules, their codecs, and the runtime that picks
 //! where they run. Nothing here depends on the GUI, so GUI edits never rebuild Burn.
 
+pub mod basic_pitch;
 pub mod runtime;
 
 pub use runtime::{AdapterInfo, BackendKind, BackendPreference, MlRuntime, probe_adapters, select_backend};

@@ -1,0 +1,88 @@
+//! The three branches after the front end (spec §2.5): contour, note (from the contour), onset
+//! (from the harmonic stack and the note probabilities).
+
+use burn::module::{Module, Param};
+use burn::tensor::activation::{relu, sigmoid};
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, Tensor};
+
+use super::front::Front;
+use super::{CONTOUR_BINS, FRAMES_PER_WINDOW, NOTE_BINS};
+
+/// A convolution with its (batch-norm-folded) bias; stride and padding are the layer table's.
+#[derive(Module, Debug)]
+pub struct Conv {
+    pub weight: Param<Tensor<4>>,
+    pub bias: Param<Tensor<1>>,
+}
+
+impl Conv {
+    fn zeros(out: usize, input: usize, kernel: [usize; 2], device: &Device) -> Self {
+        Self {
+            weight: Param::from_tensor(Tensor::zeros([out, input, kernel[0], kernel[1]], device)),
+            bias: Param::from_tensor(Tensor::zeros([out], device)),
+        }
+    }
+
+    /// Cross-correlation over [B, C, time, freq] with symmetric padding.
+    fn forward(&self, x: Tensor<4>, stride: [usize; 2], padding: [usize; 2]) -> Tensor<4> {
+        conv2d(x, self.weight.val(), Some(self.bias.val()), ConvOptions::new(stride, padding, [1, 1], 1))
+    }
+}
+
+/// The three posteriorgrams of a batch of windows (probabilities in 0..1).
+#[derive(Debug, Clone)]
+pub struct Posteriorgrams {
+    /// [B, 172, 88]
+    pub note: Tensor<3>,
+    /// [B, 172, 88]
+    pub onset: Tensor<3>,
+    /// [B, 172, 264]
+    pub contour: Tensor<3>,
+}
+
+#[derive(Module, Debug)]
+pub struct BasicPitch {
+    pub front: Front,
+    pub contour1: Conv,
+    pub contour2: Conv,
+    pub note1: Conv,
+    pub note2: Conv,
+    pub onset1: Conv,
+    pub onset2: Conv,
+}
+
+impl BasicPitch {
+    /// The architecture with zero weights: load a record into it.
+    pub fn zeros(device: &Device) -> Self {
+        Self {
+            front: Front::zeros(device),
+            contour1: Conv::zeros(8, 8, [3, 39], device),
+            contour2: Conv::zeros(1, 8, [5, 5], device),
+            note1: Conv::zeros(32, 1, [7, 7], device),
+            note2: Conv::zeros(1, 32, [7, 3], device),
+            onset1: Conv::zeros(32, 8, [5, 5], device),
+            onset2: Conv::zeros(1, 33, [3, 3], device),
+        }
+    }
+
+    /// Audio windows [B, 43844] at 22,050 Hz → posteriorgrams.
+    pub fn forward(&self, audio: Tensor<2>) -> Posteriorgrams {
+        let batch = audio.dims()[0];
+        let harmonics = self.front.forward(audio); // [B, 8, 172, 264]
+        let contour_features = relu(self.contour1.forward(harmonics.clone(), [1, 1], [1, 19]));
+        let contour = sigmoid(self.contour2.forward(contour_features, [1, 1], [2, 2])); // [B,1,172,264]
+        let note_features = relu(self.note1.forward(contour.clone(), [1, 3], [3, 2])); // [B,32,172,88]
+        let note = sigmoid(self.note2.forward(note_features, [1, 1], [3, 1])); // [B,1,172,88]
+        let onset_features = relu(self.onset1.forward(harmonics, [1, 3], [2, 1])); // [B,32,172,88]
+        // The onset head sees the note probabilities first, then its own features.
+        let onset_input = Tensor::cat(vec![note.clone(), onset_features], 1);
+        let onset = sigmoid(self.onset2.forward(onset_input, [1, 1], [1, 1]));
+        Posteriorgrams {
+            note: note.reshape([batch, FRAMES_PER_WINDOW, NOTE_BINS]),
+            onset: onset.reshape([batch, FRAMES_PER_WINDOW, NOTE_BINS]),
+            contour: contour.reshape([batch, FRAMES_PER_WINDOW, CONTOUR_BINS]),
+        }
+    }
+}

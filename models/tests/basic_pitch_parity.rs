@@ -1,0 +1,90 @@
+//! Parity of the Burn port with onnxruntime running the published nmp.onnx, on windows
+//! synthesised by `scripts/basic_pitch/make_fixtures.py`: every output of every window within
+//! 1e-4 (the bound), on the CPU backend.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use cadenza_models::basic_pitch::{BasicPitch, WINDOW_SAMPLES};
+
+fn repo_file(relative: &str) -> PathBuf {
+    // Found at run time: a shared target directory may hold a test built in another checkout.
+    PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join(relative)
+}
+
+struct Fixture {
+    input: Vec<f32>,
+    windows: usize,
+    outputs: Vec<(&'static str, Vec<f32>, usize)>,
+}
+
+fn fixture() -> Fixture {
+    let bytes = std::fs::read(repo_file("tests/fixtures/basic_pitch_windows.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let floats = |name: &str| -> (Vec<f32>, Vec<usize>) {
+        let view = st.tensor(name).unwrap();
+        let values = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        (values, view.shape().to_vec())
+    };
+    let (input, shape) = floats("input");
+    assert_eq!(shape[1], WINDOW_SAMPLES);
+    let outputs = ["note", "onset", "contour"]
+        .into_iter()
+        .map(|name| {
+            let (values, shape) = floats(name);
+            (name, values, shape[2])
+        })
+        .collect();
+    Fixture { input, windows: shape[0], outputs }
+}
+
+fn model(device: &Device) -> BasicPitch {
+    BasicPitch::from_record_file(&repo_file("../assets/models/basic_pitch/nmp_icassp2022.bpk"), device).unwrap()
+}
+
+fn check(device: &Device) {
+    let f = fixture();
+    let audio = Tensor::<2>::from_data(TensorData::new(f.input.clone(), [f.windows, WINDOW_SAMPLES]), device);
+    let out = model(device).forward(audio);
+    let ours = [out.note, out.onset, out.contour];
+    for ((name, reference, bins), mine) in f.outputs.iter().zip(ours) {
+        let mine: Vec<f32> = mine.into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(mine.len(), reference.len(), "{name}: output size");
+        let per_window = reference.len() / f.windows;
+        for w in 0..f.windows {
+            let range = w * per_window..(w + 1) * per_window;
+            let worst =
+                mine[range.clone()].iter().zip(&reference[range]).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            println!("{name:8} window {w} ({bins} bins): max |burn - onnxruntime| = {worst:.2e}");
+            assert!(worst <= 1e-4, "{name} window {w}: max difference {worst:e} > 1e-4");
+        }
+    }
+}
+
+#[test]
+fn matches_onnxruntime_on_the_cpu() {
+    check(&Device::flex());
+}
+
+/// The wgpu path on whatever adapter exists: a GPU, or Mesa's lavapipe (software Vulkan,
+/// installed by scripts/test.sh) on machines without one.
+#[test]
+fn matches_onnxruntime_on_wgpu() {
+    use cadenza_models::{AdapterInfo, probe_adapters};
+    let adapters = probe_adapters();
+    let Some(adapter) =
+        adapters.iter().find(|a| !a.is_software()).or_else(|| adapters.iter().find(|a| a.is_software()))
+    else {
+        eprintln!("skipped: no wgpu adapter");
+        return;
+    };
+    let kind = if AdapterInfo::is_software(adapter) {
+        burn::tensor::DeviceKind::Cpu
+    } else {
+        burn::tensor::DeviceKind::DefaultDevice
+    };
+    println!("wgpu adapter: {} ({})", adapter.name, adapter.api);
+    check(&Device::wgpu(kind));
+}
