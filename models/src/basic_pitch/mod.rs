@@ -5,9 +5,12 @@
 
 mod front;
 mod network;
+mod notes;
+pub mod stitch;
 mod weights;
 
 pub use network::{BasicPitch, Posteriorgrams};
+pub use notes::{Matrix, NoteEvent, NoteSettings, frame_to_seconds_compat, notes_compat};
 pub use weights::{WeightsError, load_safetensors};
 
 /// The model's audio rate.
