@@ -1,0 +1,57 @@
+#![allow(clippy::expect_used)] // a benchmark: failing loudly is the point
+
+//! Basic Pitch model time per 2-second window, single-threaded on the CPU backend, next to
+//! onnxruntime on the same windows (scripts/basic_pitch/bench_ort.py, run in the same
+//! invocation when CADENZA_BP_PYTHON names a Python with scripts/basic_pitch/requirements.txt).
+//! Prints a table with the ratio. Goal (issue 4): Cadenza ≤ 0.5 × onnxruntime.
+//!
+//!   CADENZA_BP_PYTHON=/path/to/venv/bin/python cargo bench -p cadenza-models --bench basic_pitch_window
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use cadenza_models::basic_pitch::{BasicPitch, WINDOW_SAMPLES};
+
+const RUNS: usize = 10;
+
+fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let device = Device::flex();
+    let model = BasicPitch::from_record_file(&root.join("../assets/models/basic_pitch/nmp_icassp2022.bpk"), &device)
+        .expect("the shipped Basic Pitch record");
+    // A deterministic signal: a chord with noise.
+    let audio: Vec<f32> = (0..WINDOW_SAMPLES)
+        .map(|i| {
+            let t = i as f32 / 22_050.0;
+            0.2 * (t * 440.0 * std::f32::consts::TAU).sin() + 0.1 * (t * 659.3 * std::f32::consts::TAU).sin()
+        })
+        .collect();
+    let mut times = Vec::new();
+    for run in 0..RUNS + 2 {
+        let input = Tensor::<2>::from_data(TensorData::new(audio.clone(), [1, WINDOW_SAMPLES]), &device);
+        let started = Instant::now();
+        let out = model.forward(input);
+        let _ = out.note.into_data(); // wait for the result
+        if run >= 2 {
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let cadenza = times[times.len() / 2];
+    let ort = std::env::var("CADENZA_BP_PYTHON").ok().and_then(|python| {
+        let output =
+            std::process::Command::new(python).arg(root.join("../scripts/basic_pitch/bench_ort.py")).output().ok()?;
+        String::from_utf8_lossy(&output.stdout).trim().lines().last()?.parse::<f64>().ok()
+    });
+    println!("Basic Pitch, one 2-s window (43,844 samples), median of {RUNS}");
+    println!("{:<34} {:>10}", "runtime", "ms/window");
+    println!("{:<34} {:>10.1}", "Cadenza (Burn Flex, CPU)", cadenza);
+    match ort {
+        Some(ms) => {
+            println!("{:<34} {:>10.1}", "onnxruntime 1 thread", ms);
+            println!("ratio Cadenza / onnxruntime: {:.2} (goal <= 0.5)", cadenza / ms);
+        }
+        None => println!("(set CADENZA_BP_PYTHON to time onnxruntime in the same run)"),
+    }
+}
