@@ -1,7 +1,7 @@
 #![allow(clippy::expect_used)] // a benchmark: failing loudly is the point
 
-//! Basic Pitch model time per 2-second window, single-threaded on the CPU backend, next to
-//! onnxruntime on the same windows (scripts/basic_pitch/bench_ort.py, run in the same
+//! Basic Pitch model time per 2-second window on the CPU backend (Flex), next to
+//! single-threaded onnxruntime on the same window (scripts/basic_pitch/bench_ort.py, run in the same
 //! invocation when CADENZA_BP_PYTHON names a Python with scripts/basic_pitch/requirements.txt).
 //! Prints a table with the ratio. Goal (issue 4): Cadenza ≤ 0.5 × onnxruntime.
 //!
