@@ -1,6 +1,6 @@
 //! Headless subcommands. They drive the engine through the same commands and events as the GUI.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -108,13 +108,7 @@ pub fn convert(config: EngineConfig, input: &Path, output: &Path) -> Result<()> 
 pub fn render(config: EngineConfig, input: &Path, output: &Path) -> Result<()> {
     let engine = start(config)?;
     open(&engine, input)?;
-    let bar = ProgressBar::new(1000);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg:>10} [{bar:40}] {percent:>3}% {elapsed_precise}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar.enable_steady_tick(Duration::from_millis(120));
+    let bar = progress_bar();
     let result = wait_for(&engine, engine.render(output, None), Some(&bar));
     bar.finish_and_clear();
     match result? {
@@ -124,6 +118,103 @@ pub fn render(config: EngineConfig, input: &Path, output: &Path) -> Result<()> {
         }
         other => bail!("unexpected engine reply {other:?}"),
     }
+}
+
+/// `cadenza transcribe`: the options of basic-pitch's CLI that Cadenza's compatible mode has.
+#[derive(clap::Args, Debug)]
+pub struct TranscribeArgs {
+    /// Audio files.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// A .mid file for one input, or a folder for several (each written as <stem>.mid).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Onset probability needed to start a note (0–1).
+    #[arg(long, default_value_t = 0.5)]
+    pub onset_threshold: f64,
+    /// Note probability needed to keep a note sounding (0–1).
+    #[arg(long, default_value_t = 0.3)]
+    pub frame_threshold: f64,
+    /// Shortest note kept, in milliseconds.
+    #[arg(long, default_value_t = 127.70)]
+    pub min_note_ms: f64,
+    /// Ignore notes below this frequency.
+    #[arg(long)]
+    pub min_hz: Option<f64>,
+    /// Ignore notes above this frequency.
+    #[arg(long)]
+    pub max_hz: Option<f64>,
+    /// Only notes that start with an onset (no "melodia" pass for the rest).
+    #[arg(long)]
+    pub no_melodia: bool,
+    /// Tempo of the MIDI file written.
+    #[arg(long, default_value_t = 120.0)]
+    pub tempo: f64,
+}
+
+/// Transcribes each input; a bad file is reported and the others still finish.
+pub fn transcribe(config: EngineConfig, args: &TranscribeArgs) -> Result<()> {
+    use cadenza_engine::transcribe::TranscribeOptions;
+    if args.inputs.len() > 1 || args.output.is_dir() {
+        std::fs::create_dir_all(&args.output)
+            .with_context(|| format!("{}: cannot create the output folder", args.output.display()))?;
+    }
+    let options = TranscribeOptions {
+        notes: cadenza_engine::transcribe::NoteSettings {
+            onset_threshold: args.onset_threshold,
+            frame_threshold: args.frame_threshold,
+            melodia_trick: !args.no_melodia,
+            min_hz: args.min_hz,
+            max_hz: args.max_hz,
+            ..Default::default()
+        },
+        min_note_ms: args.min_note_ms,
+        tempo_bpm: args.tempo,
+    };
+    let engine = Engine::spawn(EngineConfig { choose_backend_at_start: true, ..config })
+        .context("could not start the engine thread")?;
+    let mut failures = 0;
+    for input in &args.inputs {
+        let target = if args.output.is_dir() {
+            let stem = input.file_stem().map_or_else(|| "transcription".into(), |s| s.to_string_lossy().into_owned());
+            args.output.join(format!("{stem}.mid"))
+        } else {
+            args.output.clone()
+        };
+        let bar = progress_bar();
+        let result = wait_for(&engine, engine.transcribe(input, options.clone()), Some(&bar));
+        bar.finish_and_clear();
+        let written = result.and_then(|output| match output {
+            JobOutput::Transcribed { song, .. } => {
+                cadenza_engine::midi::write_song(&song, &target)
+                    .with_context(|| format!("{}: cannot write", target.display()))?;
+                Ok(song.note_count())
+            }
+            other => bail!("unexpected engine reply {other:?}"),
+        });
+        match written {
+            Ok(notes) => eprintln!("cadenza: {} → {} ({notes} notes)", input.display(), target.display()),
+            Err(err) => {
+                failures += 1;
+                eprintln!("cadenza: error: {}", format!("{err:#}").replace('\n', " "));
+            }
+        }
+    }
+    if failures > 0 {
+        bail!("{failures} of {} files could not be transcribed", args.inputs.len());
+    }
+    Ok(())
+}
+
+fn progress_bar() -> ProgressBar {
+    let bar = ProgressBar::new(1000);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg:>10} [{bar:40}] {percent:>3}% {elapsed_precise}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
 }
 
 /// Drops consecutive repeats.

@@ -11,7 +11,6 @@ use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
 #[command(name = "cadenza", version, about = "Cadenza: a music workstation with on-device machine learning")]
-#[command(args_conflicts_with_subcommands = true)]
 struct Cli {
     /// ML backend: auto (wgpu on a GPU, else CPU), cpu or wgpu.
     #[arg(long, global = true, env = "CADENZA_BACKEND", default_value = "auto", value_parser = parse_backend)]
@@ -34,6 +33,8 @@ enum Command {
     Convert { input: PathBuf, output: PathBuf },
     /// Render a MIDI file to a WAV file through the SoundFont synth.
     Render { input: PathBuf, output: PathBuf },
+    /// Transcribe audio files (WAV, FLAC, MP3, Ogg Vorbis) to MIDI with Basic Pitch.
+    Transcribe(cli::TranscribeArgs),
 }
 
 fn parse_backend(s: &str) -> Result<BackendPreference, String> {
@@ -51,6 +52,7 @@ fn main() -> ExitCode {
         Some(Command::Info { file }) => cli::info(config, &file),
         Some(Command::Convert { input, output }) => cli::convert(config, &input, &output),
         Some(Command::Render { input, output }) => cli::render(config, &input, &output),
+        Some(Command::Transcribe(args)) => cli::transcribe(config, &args),
         None => gui::run(config, cli.file),
     };
     match result {

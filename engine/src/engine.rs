@@ -116,6 +116,13 @@ pub enum Command {
         job: Job,
     },
     Cancel(JobId),
+    /// Transcribe an audio file with Basic Pitch into a new song (the current song stays).
+    #[cfg(feature = "ml")]
+    Transcribe {
+        id: JobId,
+        path: PathBuf,
+        options: crate::transcribe::TranscribeOptions,
+    },
     /// An empty song (one piano track), as a new unsaved project.
     NewSong,
     /// Open a project folder (or its project.json).
@@ -283,6 +290,13 @@ impl EngineHandle {
         id
     }
 
+    #[cfg(feature = "ml")]
+    pub fn transcribe(&self, path: impl Into<PathBuf>, options: crate::transcribe::TranscribeOptions) -> JobId {
+        let id = self.new_job_id();
+        self.send(Command::Transcribe { id, path: path.into(), options });
+        id
+    }
+
     pub fn submit(&self, job: Job) -> JobId {
         let id = self.new_job_id();
         self.send(Command::Submit { id, job });
@@ -433,7 +447,9 @@ impl EngineThread {
 
     #[cfg(feature = "ml")]
     fn choose_backend(&mut self) {
-        let runtime = select_backend(self.config.backend, &probe_adapters());
+        // Asking for the CPU needs no look at the graphics drivers.
+        let adapters = if self.config.backend == BackendPreference::Cpu { Vec::new() } else { probe_adapters() };
+        let runtime = select_backend(self.config.backend, &adapters);
         self.emit(Event::Backend {
             kind: runtime.kind,
             adapter: runtime.adapter.clone(),
@@ -507,6 +523,28 @@ impl EngineThread {
                 );
             }
             Command::Submit { id, job } => self.enqueue(id, job),
+            #[cfg(feature = "ml")]
+            Command::Transcribe { id, path, options } => {
+                if self.runtime.is_none() {
+                    self.choose_backend();
+                }
+                let device = self.runtime.as_ref().map_or_else(cadenza_models::Device::flex, |r| r.device.clone());
+                self.enqueue(
+                    id,
+                    Job::new(format!("Transcribe {}", path.display()), move |ctx| {
+                        let mut progress = |fraction: f32, message: &str| {
+                            ctx.progress(f64::from(fraction), message);
+                            !ctx.is_cancelled()
+                        };
+                        let song = crate::transcribe::transcribe_file(&path, &options, &device, &mut progress)
+                            .map_err(|e| match e {
+                                crate::transcribe::TranscribeError::Cancelled => JobError::Cancelled,
+                                other => JobError::Failed(other.to_string()),
+                            })?;
+                        Ok(JobOutput::Transcribed { song: Arc::new(song), source: path })
+                    }),
+                );
+            }
             Command::Cancel(id) => {
                 if let Some(flag) = self.cancels.get(&id) {
                     flag.store(true, Ordering::Relaxed);

@@ -33,6 +33,11 @@ pub enum JobOutput {
         dir: PathBuf,
         data: crate::project::ProjectData,
     },
+    /// Notes transcribed from an audio file, as a new song.
+    Transcribed {
+        song: Arc<Song>,
+        source: PathBuf,
+    },
     MidiWritten {
         path: PathBuf,
     },

@@ -1,6 +1,7 @@
 //! Cadenza's engine: the song model and its edits, MIDI files, the synth, and the background
 //! engine thread that the GUI and the CLI drive through commands and events.
 
+pub mod audio_file;
 pub mod devices;
 pub mod edit;
 pub mod engine;
@@ -15,6 +16,8 @@ pub mod song;
 pub mod studio;
 pub mod synth;
 pub mod timing;
+#[cfg(feature = "ml")]
+pub mod transcribe;
 
 #[cfg(feature = "ml")]
 pub use cadenza_models::{BackendKind, BackendPreference};

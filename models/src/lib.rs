@@ -4,4 +4,6 @@
 pub mod basic_pitch;
 pub mod runtime;
 
+/// The device models run on (re-exported so the engine needs no direct Burn dependency).
+pub use burn::tensor::Device;
 pub use runtime::{AdapterInfo, BackendKind, BackendPreference, MlRuntime, probe_adapters, select_backend};

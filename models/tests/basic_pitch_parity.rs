@@ -40,8 +40,9 @@ fn fixture() -> Fixture {
     Fixture { input, windows: shape[0], outputs }
 }
 
+/// The weights built into the library (the same file the notes test loads from disk).
 fn model(device: &Device) -> BasicPitch {
-    BasicPitch::from_record_file(&repo_file("../assets/models/basic_pitch/nmp_icassp2022.bpk"), device).unwrap()
+    BasicPitch::shipped(device).unwrap()
 }
 
 fn check(device: &Device) {

@@ -47,12 +47,32 @@ pub struct Stitched {
 }
 
 /// Runs the model over `audio` (22,050 Hz mono) in batches of `batch` windows and stitches the
-/// outputs. Memory is bounded by the batch, not the length.
+/// outputs. The model's working memory is bounded by the batch, not the length.
 pub fn posteriorgrams(model: &BasicPitch, audio: &[f32], batch: usize, device: &Device) -> Stitched {
+    let mut never_cancel = |_| true;
+    posteriorgrams_with_progress(model, audio, batch, device, &mut never_cancel).unwrap_or_else(|| Stitched {
+        note: Matrix::new(0, NOTE_BINS, Vec::new()),
+        onset: Matrix::new(0, NOTE_BINS, Vec::new()),
+        contour: Matrix::new(0, CONTOUR_BINS, Vec::new()),
+    })
+}
+
+/// As [`posteriorgrams`], telling `progress` the fraction done after each batch; it returns
+/// false to cancel (then `None`).
+pub fn posteriorgrams_with_progress(
+    model: &BasicPitch,
+    audio: &[f32],
+    batch: usize,
+    device: &Device,
+    progress: &mut dyn FnMut(f32) -> bool,
+) -> Option<Stitched> {
     let starts: Vec<usize> = window_starts(audio.len()).collect();
     let keep = FRAMES_PER_WINDOW - 2 * EDGE_FRAMES;
     let (mut note, mut onset, mut contour) = (Vec::new(), Vec::new(), Vec::new());
-    for chunk in starts.chunks(batch.max(1)) {
+    for (done, chunk) in starts.chunks(batch.max(1)).enumerate() {
+        if !progress((done * batch.max(1)) as f32 / starts.len().max(1) as f32) {
+            return None;
+        }
         let data: Vec<f32> = chunk.iter().flat_map(|&s| window(audio, s)).collect();
         let input = Tensor::<2>::from_data(TensorData::new(data, [chunk.len(), WINDOW_SAMPLES]), device);
         let out = model.forward(input);
@@ -73,9 +93,10 @@ pub fn posteriorgrams(model: &BasicPitch, audio: &[f32], batch: usize, device: &
     note.truncate(frames * NOTE_BINS);
     onset.truncate(frames * NOTE_BINS);
     contour.truncate(frames * CONTOUR_BINS);
-    Stitched {
+    progress(1.0);
+    Some(Stitched {
         note: Matrix::new(frames, NOTE_BINS, note),
         onset: Matrix::new(frames, NOTE_BINS, onset),
         contour: Matrix::new(frames, CONTOUR_BINS, contour),
-    }
+    })
 }

@@ -96,3 +96,16 @@ impl BasicPitch {
         BasicPitch::zeros(device).try_load_record(record).map_err(|e| WeightsError::Record(e.to_string()))
     }
 }
+
+/// The record shipped in `assets/models/basic_pitch/`, inside the binary: no path to find, no
+/// download.
+const SHIPPED_RECORD: &[u8] = include_bytes!("../../../assets/models/basic_pitch/nmp_icassp2022.bpk");
+
+impl BasicPitch {
+    /// The published weights (basic-pitch 0.4.0), as shipped with Cadenza.
+    pub fn shipped(device: &Device) -> Result<Self, WeightsError> {
+        let bytes = burn::tensor::Bytes::from_bytes_vec(SHIPPED_RECORD.to_vec());
+        let record = burn::store::ModuleRecord::from_bytes(bytes).map_err(|e| WeightsError::Record(e.to_string()))?;
+        BasicPitch::zeros(device).try_load_record(record).map_err(|e| WeightsError::Record(e.to_string()))
+    }
+}
