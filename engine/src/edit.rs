@@ -130,6 +130,21 @@ pub enum Edit {
 }
 
 impl Edit {
+    /// The track whose notes this edit changes (`None` for track and map edits).
+    pub fn note_track(&self) -> Option<usize> {
+        match self {
+            Edit::AddNotes { track, .. }
+            | Edit::RemoveNotes { track, .. }
+            | Edit::ReplaceNotes { track, .. }
+            | Edit::MoveNotes { track, .. }
+            | Edit::ResizeNotes { track, .. }
+            | Edit::SetVelocity { track, .. }
+            | Edit::Quantise { track, .. }
+            | Edit::Transpose { track, .. } => Some(*track),
+            _ => None,
+        }
+    }
+
     /// Applies the edit and returns its inverse. On error the song is unchanged.
     pub fn apply(self, song: &mut Song) -> Result<Edit, EditError> {
         match self {

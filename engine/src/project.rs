@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::fsutil::write_atomically;
+use crate::fsutil::write_bytes_atomically;
 use crate::song::Song;
 
 pub const PROJECT_EXTENSION: &str = "cadenza";
@@ -95,8 +95,7 @@ pub fn load_project(path: &Path) -> Result<(PathBuf, ProjectData), ProjectError>
 fn write_json(file: &Path, data: &ProjectData) -> Result<(), ProjectError> {
     let json = serde_json::to_vec_pretty(data)
         .map_err(|e| ProjectError::Write { path: file.to_path_buf(), source: std::io::Error::other(e) })?;
-    write_atomically(file, |out| std::io::Write::write_all(out, &json))
-        .map_err(|source| ProjectError::Write { path: file.to_path_buf(), source })
+    write_bytes_atomically(file, &json).map_err(|source| ProjectError::Write { path: file.to_path_buf(), source })
 }
 
 fn read_json(file: &Path) -> Result<ProjectData, ProjectError> {

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use cadenza_models::basic_pitch::{Matrix, NoteSettings, frame_to_seconds_compat, notes_compat};
+use cadenza_models::basic_pitch::{Matrix, NoteSettings, frame_to_seconds_compat, notes_compat, read_f32};
 use serde_json::Value;
 
 fn fixture(name: &str) -> PathBuf {
@@ -17,16 +17,15 @@ fn fixture(name: &str) -> PathBuf {
 fn audio() -> Vec<f32> {
     let bytes = std::fs::read(fixture("basic_pitch_notes.safetensors")).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    st.tensor("audio").unwrap().data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+    read_f32(&st, "audio").unwrap().0
 }
 
 fn matrices() -> (Matrix, Matrix, Matrix) {
     let bytes = std::fs::read(fixture("basic_pitch_notes.safetensors")).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let load = |name: &str| {
-        let view = st.tensor(name).unwrap();
-        let data = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-        Matrix::new(view.shape()[0], view.shape()[1], data)
+        let (data, shape) = read_f32(&st, name).unwrap();
+        Matrix::new(shape[0], shape[1], data)
     };
     (load("note"), load("onset"), load("contour"))
 }

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use burn::tensor::{Device, Tensor, TensorData};
-use cadenza_models::basic_pitch::{BasicPitch, WINDOW_SAMPLES};
+use cadenza_models::basic_pitch::{BasicPitch, WINDOW_SAMPLES, read_f32};
 
 fn repo_file(relative: &str) -> PathBuf {
     // Found at run time: a shared target directory may hold a test built in another checkout.
@@ -23,11 +23,7 @@ struct Fixture {
 fn fixture() -> Fixture {
     let bytes = std::fs::read(repo_file("tests/fixtures/basic_pitch_windows.safetensors")).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let floats = |name: &str| -> (Vec<f32>, Vec<usize>) {
-        let view = st.tensor(name).unwrap();
-        let values = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
-        (values, view.shape().to_vec())
-    };
+    let floats = |name: &str| read_f32(&st, name).unwrap();
     let (input, shape) = floats("input");
     assert_eq!(shape[1], WINDOW_SAMPLES);
     let outputs = ["note", "onset", "contour"]

@@ -179,17 +179,7 @@ impl CadenzaApp {
 
     /// Applies an edit to the window's song now and sends it to the engine.
     pub fn edit(&mut self, edit: Edit) {
-        let track = match &edit {
-            Edit::AddNotes { track, .. }
-            | Edit::RemoveNotes { track, .. }
-            | Edit::ReplaceNotes { track, .. }
-            | Edit::MoveNotes { track, .. }
-            | Edit::ResizeNotes { track, .. }
-            | Edit::SetVelocity { track, .. }
-            | Edit::Quantise { track, .. }
-            | Edit::Transpose { track, .. } => Some(*track),
-            _ => None,
-        };
+        let track = edit.note_track();
         let before = track.and_then(|t| self.song.tracks.get(t).cloned());
         let song = Arc::make_mut(&mut self.song);
         match edit.clone().apply(song) {

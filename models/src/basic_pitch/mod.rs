@@ -11,7 +11,7 @@ mod weights;
 
 pub use network::{BasicPitch, Posteriorgrams};
 pub use notes::{Matrix, NoteEvent, NoteSettings, frame_to_seconds_compat, notes_compat};
-pub use weights::{WeightsError, load_safetensors};
+pub use weights::{WeightsError, load_safetensors, read_f32};
 
 /// The model's audio rate.
 pub const SAMPLE_RATE: u32 = 22_050;

@@ -22,21 +22,27 @@ pub enum WeightsError {
     Record(String),
 }
 
+/// A float32 tensor of a safetensors file: its values and shape (the weights, and the parity
+/// fixtures the tests read).
+pub fn read_f32(st: &safetensors::SafeTensors<'_>, name: &str) -> Result<(Vec<f32>, Vec<usize>), WeightsError> {
+    let view = st.tensor(name).map_err(|_| WeightsError::Missing(name.to_string()))?;
+    if view.dtype() != safetensors::Dtype::F32 {
+        return Err(WeightsError::Format(format!("tensor {name:?} is {:?}, not F32", view.dtype())));
+    }
+    let values = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    Ok((values, view.shape().to_vec()))
+}
+
 fn tensor<const D: usize>(
     st: &safetensors::SafeTensors<'_>,
     name: &str,
     expected: [usize; D],
     device: &Device,
 ) -> Result<Tensor<D>, WeightsError> {
-    let view = st.tensor(name).map_err(|_| WeightsError::Missing(name.to_string()))?;
-    if view.shape() != expected || view.dtype() != safetensors::Dtype::F32 {
-        return Err(WeightsError::Shape {
-            name: name.into(),
-            found: view.shape().to_vec(),
-            expected: expected.to_vec(),
-        });
+    let (values, shape) = read_f32(st, name)?;
+    if shape != expected {
+        return Err(WeightsError::Shape { name: name.into(), found: shape, expected: expected.to_vec() });
     }
-    let values: Vec<f32> = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
     Ok(Tensor::from_data(TensorData::new(values, expected), device))
 }
 
