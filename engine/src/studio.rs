@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
 use crate::devices::midi::{KeyboardMessage, MidiIn, MidiOut, MidiPorts, list_ports};
-use crate::devices::recorder::{AudioBlock, Recording, RecordingMeter, list_inputs};
+use crate::devices::recorder::{Recording, RecordingMeter, list_inputs};
 use crate::playback::{
     AudioOutput, LIVE_CHANNEL, LiveMessage, OutputChoice, OutputReport, Player, PlayerStatus, TransportSettings,
     start_output,
@@ -59,7 +59,6 @@ pub struct Studio {
     take: Option<TakeInProgress>,
     /// The input meter while not recording, and the device it listens to.
     monitor: Option<(Option<String>, Recording)>,
-    audio_listeners: Vec<Sender<AudioBlock>>,
     devices: DeviceList,
 }
 
@@ -79,7 +78,6 @@ impl Studio {
             held: HashMap::new(),
             take: None,
             monitor: None,
-            audio_listeners: Vec::new(),
             devices: DeviceList::default(),
         }
     }
@@ -151,10 +149,6 @@ impl Studio {
         self.armed = track;
         self.held.clear();
         self.apply_settings();
-    }
-
-    pub fn armed(&self) -> Option<usize> {
-        self.armed
     }
 
     /// Handles one keyboard message (already heard through the synth): returns a finished note
@@ -285,11 +279,6 @@ impl Studio {
         &self.devices
     }
 
-    /// A listener for captured audio (live transcription); blocks are dropped when it lags.
-    pub fn listen_to_recordings(&mut self, listener: Sender<AudioBlock>) {
-        self.audio_listeners.push(listener);
-    }
-
     /// Opens `device` for the level meter alone (`on = false` closes it).
     pub fn monitor_input(&mut self, device: Option<String>, on: bool) -> Result<Option<Arc<RecordingMeter>>, String> {
         self.monitor = None;
@@ -320,18 +309,13 @@ impl Studio {
         let file = folder.join(format!("{name}.wav"));
         // The device is opened once: the meter hands it over to the take.
         self.monitor = None;
-        let listener = self.audio_listeners.first().cloned();
-        let recording = Recording::start(device, Some(&file), listener).map_err(|e| e.to_string())?;
+        let recording = Recording::start(device, Some(&file), None).map_err(|e| e.to_string())?;
         let meter = Arc::clone(&recording.meter);
         let start_tick = self.player.status().position_tick();
         self.take = Some(TakeInProgress { recording, start_tick, file });
         self.apply_settings();
         self.player.play();
         Ok(meter)
-    }
-
-    pub fn is_recording_audio(&self) -> bool {
-        self.take.is_some()
     }
 
     /// Stops the take: the finished file as a [`Take`] (its path relative to `project_dir`).

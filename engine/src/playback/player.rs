@@ -49,8 +49,6 @@ pub struct PlayerStatus {
     playing: AtomicBool,
     counting_in: AtomicBool,
     position_tick: AtomicU64,
-    /// Frames rendered since the player was made: the audio clock.
-    clock: AtomicU64,
 }
 
 impl PlayerStatus {
@@ -62,9 +60,6 @@ impl PlayerStatus {
     }
     pub fn position_tick(&self) -> u64 {
         self.position_tick.load(Ordering::Relaxed)
-    }
-    pub fn clock_frames(&self) -> u64 {
-        self.clock.load(Ordering::Relaxed)
     }
 }
 
@@ -155,10 +150,6 @@ impl Player {
         Arc::clone(&self.status)
     }
 
-    pub fn sample_rate(&self) -> u32 {
-        self.core().rate
-    }
-
     /// A sender for messages to play at once, usable from a MIDI callback.
     pub fn live_sender(&self) -> Sender<LiveMessage> {
         self.live_tx.clone()
@@ -177,10 +168,6 @@ impl Player {
         let mut core = self.core();
         core.midi_out = sink;
         core.resend_setup();
-    }
-
-    pub fn has_synth(&self) -> bool {
-        self.core().synth.is_some()
     }
 
     /// Takes a new version of the song; playback carries on from the same tick.
@@ -454,7 +441,6 @@ impl Core {
         status.playing.store(self.playing, Ordering::Relaxed);
         status.counting_in.store(self.playing && self.count_in_left > 0, Ordering::Relaxed);
         status.position_tick.store(self.position_tick(), Ordering::Relaxed);
-        status.clock.store(self.clock, Ordering::Relaxed);
     }
 }
 
