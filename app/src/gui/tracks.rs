@@ -102,15 +102,12 @@ pub fn list(app: &mut CadenzaApp, ui: &mut egui::Ui) {
     if let Some(index) = select {
         app.selected_track = index;
         app.roll.editor.selection.clear();
+        // Keyboard recording follows the selected track.
+        if app.armed {
+            app.engine.send(cadenza_engine::Command::ArmTrack(Some(index)));
+        }
     }
     for edit in edits {
         app.edit(edit);
-    }
-    // The engine follows the selected track for keyboard recording.
-    if app.armed {
-        let armed_track = app.selected_track;
-        if select.is_some() {
-            app.engine.send(cadenza_engine::Command::ArmTrack(Some(armed_track)));
-        }
     }
 }
