@@ -120,7 +120,7 @@ pub fn render(config: EngineConfig, input: &Path, output: &Path) -> Result<()> {
     }
 }
 
-/// `cadenza transcribe`: the options of basic-pitch's CLI that Cadenza's compatible mode has.
+/// `cadenza transcribe`: basic-pitch's options, Cadenza's fixes on by default.
 #[derive(clap::Args, Debug)]
 pub struct TranscribeArgs {
     /// Audio files.
@@ -150,11 +150,26 @@ pub struct TranscribeArgs {
     /// Tempo of the MIDI file written.
     #[arg(long, default_value_t = 120.0)]
     pub tempo: f64,
+    /// Pitch bends in the MIDI file: none, single (one channel; overlapping notes lose theirs),
+    /// or multi (notes spread over channels so every note keeps its bends).
+    #[arg(long, value_enum, default_value_t = BendsArg::Single)]
+    pub pitch_bends: BendsArg,
+    /// Reproduce basic-pitch 0.4.0 exactly, faults included (dropped file end, drifting note
+    /// times, +1/3-semitone bends, false notes in near-silence).
+    #[arg(long)]
+    pub compat: bool,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BendsArg {
+    None,
+    Single,
+    Multi,
 }
 
 /// Transcribes each input; a bad file is reported and the others still finish.
 pub fn transcribe(config: EngineConfig, args: &TranscribeArgs) -> Result<()> {
-    use cadenza_engine::transcribe::TranscribeOptions;
+    use cadenza_engine::transcribe::{Mode, PitchBends, TranscribeOptions};
     if args.inputs.len() > 1 || args.output.is_dir() {
         std::fs::create_dir_all(&args.output)
             .with_context(|| format!("{}: cannot create the output folder", args.output.display()))?;
@@ -170,6 +185,12 @@ pub fn transcribe(config: EngineConfig, args: &TranscribeArgs) -> Result<()> {
         },
         min_note_ms: args.min_note_ms,
         tempo_bpm: args.tempo,
+        mode: if args.compat { Mode::Compatible } else { Mode::Cadenza },
+        pitch_bends: match args.pitch_bends {
+            BendsArg::None => PitchBends::None,
+            BendsArg::Single => PitchBends::Single,
+            BendsArg::Multi => PitchBends::Multi,
+        },
     };
     let engine = Engine::spawn(EngineConfig { choose_backend_at_start: true, ..config })
         .context("could not start the engine thread")?;

@@ -1,21 +1,22 @@
 //! Reading audio files for the models: WAV, FLAC, MP3 and Ogg Vorbis through symphonia, any
 //! rate and channel count, mixed down to mono (channel mean) and resampled with rubato's FFT
-//! resampler to the rate a model wants.
+//! resampler to the rate a model wants. [`AudioStream`] hands the result out piece by piece,
+//! so a file of any length is read with bounded memory.
 
 use std::path::{Path, PathBuf};
 
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
-use rubato::{Fft, FixedSync, Resampler};
+use rubato::{Fft, FixedSync, Indexing, Resampler};
 use symphonia::core::audio::SampleBuffer;
-use symphonia::core::codecs::{CODEC_TYPE_NULL, DecoderOptions};
+use symphonia::core::codecs::{CODEC_TYPE_NULL, Decoder, DecoderOptions};
 use symphonia::core::errors::Error as SymphoniaError;
-use symphonia::core::formats::FormatOptions;
+use symphonia::core::formats::{FormatOptions, FormatReader};
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 use thiserror::Error;
 
-/// Longest input read in one piece (whole-file decoding; streaming comes with live input).
+/// Longest input [`read_mono`] holds in memory at once; [`AudioStream`] has no limit.
 pub const MAX_SECONDS: f64 = 2.0 * 3600.0;
 
 #[derive(Debug, Error)]
@@ -34,86 +35,227 @@ pub enum AudioFileError {
     Resample { path: PathBuf, from: u32, reason: String },
 }
 
-/// Mono samples at `rate` Hz.
+/// The whole file as mono samples at `rate` Hz (up to [`MAX_SECONDS`]).
 pub fn read_mono(path: &Path, rate: u32) -> Result<Vec<f32>, AudioFileError> {
-    let (samples, source_rate) = decode_mono(path)?;
-    if samples.is_empty() {
-        return Err(AudioFileError::Empty { path: path.to_path_buf() });
-    }
-    resample(&samples, source_rate, rate).map_err(|reason| AudioFileError::Resample {
-        path: path.to_path_buf(),
-        from: source_rate,
-        reason,
-    })
-}
-
-fn decode_mono(path: &Path) -> Result<(Vec<f32>, u32), AudioFileError> {
-    let file = std::fs::File::open(path).map_err(|source| AudioFileError::Open { path: path.to_path_buf(), source })?;
-    let stream = MediaSourceStream::new(Box::new(file), Default::default());
-    let mut hint = Hint::new();
-    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
-        hint.with_extension(ext);
-    }
-    let unsupported = |reason: String| AudioFileError::Unsupported { path: path.to_path_buf(), reason };
-    let probed = symphonia::default::get_probe()
-        .format(&hint, stream, &FormatOptions::default(), &MetadataOptions::default())
-        .map_err(|e| unsupported(e.to_string()))?;
-    let mut format = probed.format;
-    let track = format
-        .tracks()
-        .iter()
-        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
-        .ok_or_else(|| unsupported("no audio track".into()))?;
-    let track_id = track.id;
-    let rate = track.codec_params.sample_rate.ok_or_else(|| unsupported("no sample rate".into()))?;
-    let mut decoder = symphonia::default::get_codecs()
-        .make(&track.codec_params, &DecoderOptions::default())
-        .map_err(|e| unsupported(e.to_string()))?;
+    let mut stream = AudioStream::open(path, rate)?;
     let max_samples = (MAX_SECONDS * f64::from(rate)) as usize;
-    let mut mono = Vec::new();
-    let mut buffer: Option<SampleBuffer<f32>> = None;
-    loop {
-        let packet = match format.next_packet() {
-            Ok(packet) => packet,
-            Err(SymphoniaError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(SymphoniaError::ResetRequired) => break,
-            Err(e) => return Err(AudioFileError::Damaged { path: path.to_path_buf(), reason: e.to_string() }),
-        };
-        if packet.track_id() != track_id {
-            continue;
-        }
-        let decoded = match decoder.decode(&packet) {
-            Ok(decoded) => decoded,
-            // A corrupt frame in a long file: skip it, as players do.
-            Err(SymphoniaError::DecodeError(_)) => continue,
-            Err(e) => return Err(AudioFileError::Damaged { path: path.to_path_buf(), reason: e.to_string() }),
-        };
-        let spec = *decoded.spec();
-        let channels = spec.channels.count().max(1);
-        let buf = match buffer.as_mut() {
-            Some(b) if b.capacity() >= decoded.capacity() * channels => b,
-            _ => buffer.insert(SampleBuffer::new(decoded.capacity() as u64, spec)),
-        };
-        buf.copy_interleaved_ref(decoded);
-        for frame in buf.samples().chunks(channels) {
-            mono.push(frame.iter().sum::<f32>() / channels as f32);
-        }
-        if mono.len() > max_samples {
+    let mut out = Vec::new();
+    while let Some(piece) = stream.next_piece()? {
+        out.extend_from_slice(&piece);
+        if out.len() > max_samples {
             return Err(AudioFileError::TooLong { path: path.to_path_buf() });
         }
     }
-    Ok((mono, rate))
+    if out.is_empty() {
+        return Err(AudioFileError::Empty { path: path.to_path_buf() });
+    }
+    Ok(out)
 }
 
-fn resample(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>, String> {
-    if from == to {
-        return Ok(samples.to_vec());
+/// An audio file decoded, mixed down and resampled piece by piece.
+pub struct AudioStream {
+    path: PathBuf,
+    format: Box<dyn FormatReader>,
+    decoder: Box<dyn Decoder>,
+    track_id: u32,
+    source_rate: u32,
+    /// Frames in the file, when its header says.
+    source_frames: Option<u64>,
+    decoded_frames: u64,
+    buffer: Option<SampleBuffer<f32>>,
+    resampler: Option<StreamResampler>,
+    ended: bool,
+}
+
+impl AudioStream {
+    pub fn open(path: &Path, rate: u32) -> Result<Self, AudioFileError> {
+        let file =
+            std::fs::File::open(path).map_err(|source| AudioFileError::Open { path: path.to_path_buf(), source })?;
+        let stream = MediaSourceStream::new(Box::new(file), Default::default());
+        let mut hint = Hint::new();
+        if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+            hint.with_extension(ext);
+        }
+        let unsupported = |reason: String| AudioFileError::Unsupported { path: path.to_path_buf(), reason };
+        let probed = symphonia::default::get_probe()
+            .format(&hint, stream, &FormatOptions::default(), &MetadataOptions::default())
+            .map_err(|e| unsupported(e.to_string()))?;
+        let format = probed.format;
+        let track = format
+            .tracks()
+            .iter()
+            .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
+            .ok_or_else(|| unsupported("no audio track".into()))?;
+        let track_id = track.id;
+        let source_rate = track.codec_params.sample_rate.ok_or_else(|| unsupported("no sample rate".into()))?;
+        let source_frames = track.codec_params.n_frames;
+        let decoder = symphonia::default::get_codecs()
+            .make(&track.codec_params, &DecoderOptions::default())
+            .map_err(|e| unsupported(e.to_string()))?;
+        let resampler = if source_rate == rate {
+            None
+        } else {
+            Some(StreamResampler::new(source_rate, rate).map_err(|reason| AudioFileError::Resample {
+                path: path.to_path_buf(),
+                from: source_rate,
+                reason,
+            })?)
+        };
+        Ok(Self {
+            path: path.to_path_buf(),
+            format,
+            decoder,
+            track_id,
+            source_rate,
+            source_frames,
+            decoded_frames: 0,
+            buffer: None,
+            resampler,
+            ended: false,
+        })
     }
-    let mut resampler =
-        Fft::<f32>::new(from as usize, to as usize, 1024, 1, FixedSync::Both).map_err(|e| e.to_string())?;
-    let input = InterleavedSlice::new(samples, 1, samples.len()).map_err(|e| e.to_string())?;
-    let output = resampler.process_all(&input, samples.len(), None).map_err(|e| e.to_string())?;
-    Ok(output.take_data())
+
+    /// Duration from the file's header, if it gives one.
+    pub fn duration_seconds(&self) -> Option<f64> {
+        self.source_frames.map(|n| n as f64 / f64::from(self.source_rate))
+    }
+
+    /// Fraction of the file read so far (0 when the length is unknown).
+    pub fn fraction_read(&self) -> f32 {
+        self.source_frames.map_or(0.0, |n| (self.decoded_frames as f64 / n.max(1) as f64).min(1.0) as f32)
+    }
+
+    /// The next piece of mono audio at the target rate; `None` at the end.
+    pub fn next_piece(&mut self) -> Result<Option<Vec<f32>>, AudioFileError> {
+        loop {
+            if self.ended {
+                return Ok(None);
+            }
+            let Some(mono) = self.decode_packet()? else {
+                self.ended = true;
+                let tail = match self.resampler.as_mut() {
+                    Some(r) => r.finish().map_err(|reason| self.resample_error(reason))?,
+                    None => Vec::new(),
+                };
+                return Ok((!tail.is_empty()).then_some(tail));
+            };
+            let out = match self.resampler.as_mut() {
+                Some(r) => r.push(&mono).map_err(|reason| self.resample_error(reason))?,
+                None => mono,
+            };
+            if !out.is_empty() {
+                return Ok(Some(out));
+            }
+        }
+    }
+
+    fn resample_error(&self, reason: String) -> AudioFileError {
+        AudioFileError::Resample { path: self.path.clone(), from: self.source_rate, reason }
+    }
+
+    /// Mono samples of the next packet of our track at the file's rate; `None` at the end.
+    fn decode_packet(&mut self) -> Result<Option<Vec<f32>>, AudioFileError> {
+        loop {
+            let packet = match self.format.next_packet() {
+                Ok(packet) => packet,
+                Err(SymphoniaError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+                Err(SymphoniaError::ResetRequired) => return Ok(None),
+                Err(e) => return Err(AudioFileError::Damaged { path: self.path.clone(), reason: e.to_string() }),
+            };
+            if packet.track_id() != self.track_id {
+                continue;
+            }
+            let decoded = match self.decoder.decode(&packet) {
+                Ok(decoded) => decoded,
+                // A corrupt frame in a long file: skip it, as players do.
+                Err(SymphoniaError::DecodeError(_)) => continue,
+                Err(e) => return Err(AudioFileError::Damaged { path: self.path.clone(), reason: e.to_string() }),
+            };
+            let spec = *decoded.spec();
+            let channels = spec.channels.count().max(1);
+            let buf = match self.buffer.as_mut() {
+                Some(b) if b.capacity() >= decoded.capacity() * channels => b,
+                _ => self.buffer.insert(SampleBuffer::new(decoded.capacity() as u64, spec)),
+            };
+            buf.copy_interleaved_ref(decoded);
+            let mono: Vec<f32> =
+                buf.samples().chunks(channels).map(|frame| frame.iter().sum::<f32>() / channels as f32).collect();
+            self.decoded_frames += mono.len() as u64;
+            return Ok(Some(mono));
+        }
+    }
+}
+
+/// rubato's FFT resampler fed piece by piece: its start-up delay is trimmed and the end is
+/// flushed, so the output lines up with the input and has ⌈length · ratio⌉ samples.
+struct StreamResampler {
+    inner: Fft<f32>,
+    pending: Vec<f32>,
+    to_trim: usize,
+    consumed: usize,
+    produced: usize,
+    ratio: f64,
+}
+
+impl StreamResampler {
+    fn new(from: u32, to: u32) -> Result<Self, String> {
+        let inner =
+            Fft::<f32>::new(from as usize, to as usize, 1024, 1, FixedSync::Input).map_err(|e| e.to_string())?;
+        let to_trim = inner.output_delay();
+        Ok(Self {
+            inner,
+            pending: Vec::new(),
+            to_trim,
+            consumed: 0,
+            produced: 0,
+            ratio: f64::from(to) / f64::from(from),
+        })
+    }
+
+    fn push(&mut self, samples: &[f32]) -> Result<Vec<f32>, String> {
+        self.pending.extend_from_slice(samples);
+        let mut out = Vec::new();
+        loop {
+            let need = self.inner.input_frames_next();
+            if self.pending.len() < need {
+                break;
+            }
+            self.chunk(need, None, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    fn finish(&mut self) -> Result<Vec<f32>, String> {
+        let expected = (self.ratio * (self.consumed + self.pending.len()) as f64).ceil() as usize;
+        let mut out = Vec::new();
+        let partial = self.pending.len();
+        let need = self.inner.input_frames_next();
+        self.pending.resize(need, 0.0);
+        self.chunk(need, Some(partial), &mut out)?;
+        while self.produced < expected {
+            self.pending.resize(need, 0.0);
+            self.chunk(need, Some(0), &mut out)?;
+        }
+        let surplus = self.produced - expected;
+        out.truncate(out.len().saturating_sub(surplus));
+        self.produced = expected;
+        Ok(out)
+    }
+
+    /// Resamples the first `need` pending samples (`partial` of them real).
+    fn chunk(&mut self, need: usize, partial: Option<usize>, out: &mut Vec<f32>) -> Result<(), String> {
+        let input = InterleavedSlice::new(&self.pending[..need], 1, need).map_err(|e| e.to_string())?;
+        let indexing = Indexing { input_offset: 0, output_offset: 0, partial_len: partial, active_channels_mask: None };
+        let result = self.inner.process(&input, Some(&indexing)).map_err(|e| e.to_string())?;
+        let data = result.take_data();
+        let skip = self.to_trim.min(data.len());
+        self.to_trim -= skip;
+        self.produced += data.len() - skip;
+        out.extend_from_slice(&data[skip..]);
+        self.consumed += partial.unwrap_or(need);
+        self.pending.drain(..need);
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -149,6 +291,22 @@ mod tests {
         assert!((439..=443).contains(&ups), "{ups} periods");
         let peak = mono.iter().fold(0.0f32, |m, s| m.max(s.abs()));
         assert!((peak - 16000.0 / 32768.0).abs() < 0.02, "level changed: {peak}");
+    }
+
+    #[test]
+    fn streaming_matches_resampling_the_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tone.wav");
+        write_wav(&path, 44_100, 1, 3.3, 523.0);
+        let streamed = read_mono(&path, 22_050).unwrap();
+        let mut reader = hound::WavReader::open(&path).unwrap();
+        let raw: Vec<f32> = reader.samples::<i16>().map(|s| f32::from(s.unwrap()) / 32768.0).collect();
+        let mut whole = Fft::<f32>::new(44_100, 22_050, 1024, 1, FixedSync::Input).unwrap();
+        let input = InterleavedSlice::new(&raw, 1, raw.len()).unwrap();
+        let reference = whole.process_all(&input, raw.len(), None).unwrap().take_data();
+        assert_eq!(streamed.len(), reference.len());
+        let worst = streamed.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(worst < 1e-3, "streamed differs from whole-file resampling by {worst}");
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use cadenza_models::basic_pitch::{Matrix, NoteSettings, frame_to_seconds_compat, notes_compat, read_f32};
+use cadenza_models::basic_pitch::{Matrix, Mode, NoteSettings, notes_compat, read_f32, stitch::frame_to_seconds};
 use serde_json::Value;
 
 fn fixture(name: &str) -> PathBuf {
@@ -58,7 +58,7 @@ fn whole_pipeline_gives_basic_pitch_notes() {
     let record = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap())
         .join("../assets/models/basic_pitch/nmp_icassp2022.bpk");
     let model = BasicPitch::from_record_file(&record, &device).unwrap();
-    let ours = stitch::posteriorgrams(&model, &audio(), 3, &device);
+    let ours = stitch::posteriorgrams(&model, &audio(), 3, Mode::Compatible, &device);
     let (note, onset, contour) = matrices();
     assert_eq!((ours.note.frames, ours.contour.frames), (note.frames, contour.frames), "stitched length");
     let worst = |a: &Matrix, b: &Matrix| a.data.iter().zip(&b.data).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
@@ -89,8 +89,11 @@ fn check_notes(note: &Matrix, onset: &Matrix, contour: &Matrix, amplitude_tolera
             assert!((f64::from(g.amplitude) - w["amplitude"].as_f64().unwrap()).abs() < amplitude_tolerance, "{here}");
             let bends: Vec<i64> = w["bends"].as_array().unwrap().iter().map(|b| b.as_i64().unwrap()).collect();
             assert_eq!(g.bends.iter().map(|&b| i64::from(b)).collect::<Vec<_>>(), bends, "{here}");
-            assert!((frame_to_seconds_compat(g.start) - w["start_s"].as_f64().unwrap()).abs() < 1e-9, "{here}");
-            assert!((frame_to_seconds_compat(g.end) - w["end_s"].as_f64().unwrap()).abs() < 1e-9, "{here}");
+            assert!(
+                (frame_to_seconds(g.start, Mode::Compatible) - w["start_s"].as_f64().unwrap()).abs() < 1e-9,
+                "{here}"
+            );
+            assert!((frame_to_seconds(g.end, Mode::Compatible) - w["end_s"].as_f64().unwrap()).abs() < 1e-9, "{here}");
         }
         println!("{case}: {} notes identical", got.len());
     }

@@ -7,10 +7,11 @@ mod front;
 mod network;
 mod notes;
 pub mod stitch;
+pub mod stream;
 mod weights;
 
 pub use network::{BasicPitch, Posteriorgrams};
-pub use notes::{Matrix, NoteEvent, NoteSettings, frame_to_seconds_compat, notes_compat};
+pub use notes::{Matrix, NoteEvent, NoteSettings, notes, notes_compat};
 pub use weights::{WeightsError, load_safetensors, read_f32};
 
 /// The model's audio rate.
@@ -25,3 +26,14 @@ pub const HOP: usize = 256;
 pub const NOTE_BINS: usize = 88;
 /// Contour bins: three per semitone.
 pub const CONTOUR_BINS: usize = 264;
+
+/// Which behaviour of basic-pitch 0.4.0 to follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Upstream's faults fixed: frames on a true 256-sample grid to the end of the file,
+    /// near-silent windows gated, pitch bends measured from the right contour bin.
+    #[default]
+    Cadenza,
+    /// Exactly what basic-pitch 0.4.0 computes, faults included (for comparison).
+    Compatible,
+}
