@@ -123,6 +123,13 @@ pub enum Command {
         path: PathBuf,
         options: crate::transcribe::TranscribeOptions,
     },
+    /// Run Basic Pitch over an audio file and keep its posteriorgrams (for the editor).
+    #[cfg(feature = "ml")]
+    Listen {
+        id: JobId,
+        path: PathBuf,
+        mode: crate::transcribe::Mode,
+    },
     /// An empty song (one piano track), as a new unsaved project.
     NewSong,
     /// Open a project folder (or its project.json).
@@ -297,6 +304,13 @@ impl EngineHandle {
         id
     }
 
+    #[cfg(feature = "ml")]
+    pub fn listen(&self, path: impl Into<PathBuf>, mode: crate::transcribe::Mode) -> JobId {
+        let id = self.new_job_id();
+        self.send(Command::Listen { id, path: path.into(), mode });
+        id
+    }
+
     pub fn submit(&self, job: Job) -> JobId {
         let id = self.new_job_id();
         self.send(Command::Submit { id, job });
@@ -446,6 +460,15 @@ impl EngineThread {
     }
 
     #[cfg(feature = "ml")]
+    /// The ML device, choosing the backend first if that has not happened yet.
+    #[cfg(feature = "ml")]
+    fn ml_device(&mut self) -> cadenza_models::Device {
+        if self.runtime.is_none() {
+            self.choose_backend();
+        }
+        self.runtime.as_ref().map_or_else(cadenza_models::Device::flex, |r| r.device.clone())
+    }
+
     fn choose_backend(&mut self) {
         // Asking for the CPU needs no look at the graphics drivers.
         let adapters = if self.config.backend == BackendPreference::Cpu { Vec::new() } else { probe_adapters() };
@@ -525,10 +548,7 @@ impl EngineThread {
             Command::Submit { id, job } => self.enqueue(id, job),
             #[cfg(feature = "ml")]
             Command::Transcribe { id, path, options } => {
-                if self.runtime.is_none() {
-                    self.choose_backend();
-                }
-                let device = self.runtime.as_ref().map_or_else(cadenza_models::Device::flex, |r| r.device.clone());
+                let device = self.ml_device();
                 self.enqueue(
                     id,
                     Job::new(format!("Transcribe {}", path.display()), move |ctx| {
@@ -542,6 +562,25 @@ impl EngineThread {
                                 other => JobError::Failed(other.to_string()),
                             })?;
                         Ok(JobOutput::Transcribed { song: Arc::new(song), source: path })
+                    }),
+                );
+            }
+            #[cfg(feature = "ml")]
+            Command::Listen { id, path, mode } => {
+                let device = self.ml_device();
+                self.enqueue(
+                    id,
+                    Job::new(format!("Listen to {}", path.display()), move |ctx| {
+                        let mut progress = |fraction: f32, message: &str| {
+                            ctx.progress(f64::from(fraction), message);
+                            !ctx.is_cancelled()
+                        };
+                        let listened =
+                            crate::transcribe::listen(&path, mode, &device, &mut progress).map_err(|e| match e {
+                                crate::transcribe::TranscribeError::Cancelled => JobError::Cancelled,
+                                other => JobError::Failed(other.to_string()),
+                            })?;
+                        Ok(JobOutput::Listened(Arc::new(listened)))
                     }),
                 );
             }

@@ -38,6 +38,12 @@ pub enum JobOutput {
         song: Arc<Song>,
         source: PathBuf,
     },
+    /// An audio file's posteriorgrams, kept so notes can be re-created from them at once.
+    #[cfg(feature = "ml")]
+    Listened(Arc<crate::transcribe::Listened>),
+    /// Notes created from posteriorgrams.
+    #[cfg(feature = "ml")]
+    NotesCreated(Vec<cadenza_models::basic_pitch::NoteEvent>),
     MidiWritten {
         path: PathBuf,
     },

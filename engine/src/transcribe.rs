@@ -1,14 +1,15 @@
 //! Audio file → notes with Basic Pitch: decode and resample piece by piece, run the model window
 //! by window, create notes, and place them in a new song at a tempo (with pitch bends).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use cadenza_models::Device;
-use cadenza_models::basic_pitch::{BasicPitch, HOP, NoteEvent, SAMPLE_RATE, stitch, stream::StreamingTranscriber};
-pub use cadenza_models::basic_pitch::{Mode, NoteSettings};
+use cadenza_models::basic_pitch::stitch::{self, Stitched};
+use cadenza_models::basic_pitch::{BasicPitch, HOP, SAMPLE_RATE, notes, stream::StreamingTranscriber};
+pub use cadenza_models::basic_pitch::{Mode, NoteEvent, NoteSettings};
 use thiserror::Error;
 
-use crate::audio_file::{AudioFileError, AudioStream};
+use crate::audio_file::{AudioFileError, AudioStream, read_mono};
 use crate::song::{BendPoint, DRUM_CHANNEL, Note, Song, TempoChange, Track};
 use crate::timing::TempoMap;
 
@@ -66,6 +67,11 @@ pub enum TranscribeError {
     Model(String),
     #[error("cancelled")]
     Cancelled,
+    #[error(
+        "{seconds:.0} s is too long to edit its transcription here (at most {} min); use `cadenza transcribe`",
+        MAX_LISTEN_SECONDS / 60.0
+    )]
+    TooLongToEdit { seconds: f64 },
 }
 
 /// Transcribes one file; `progress` gets the fraction done and returns false to cancel. The
@@ -99,6 +105,52 @@ pub fn transcribe_file(
     Ok(song_from_events(&events, options, &name))
 }
 
+/// Longest audio kept as posteriorgrams for editing (about 100 MB of them).
+pub const MAX_LISTEN_SECONDS: f64 = 20.0 * 60.0;
+
+/// An audio file's posteriorgrams: notes can be created from them again and again with other
+/// settings without running the model (what the app's sliders do).
+#[derive(Debug, Clone)]
+pub struct Listened {
+    pub source: PathBuf,
+    pub mode: Mode,
+    pub posteriorgrams: Stitched,
+    pub seconds: f64,
+}
+
+impl Listened {
+    pub fn notes(&self, settings: &NoteSettings) -> Vec<NoteEvent> {
+        let p = &self.posteriorgrams;
+        notes(&p.note, &p.onset, &p.contour, settings, self.mode)
+    }
+
+    pub fn frame_seconds(&self, frame: usize) -> f64 {
+        stitch::frame_to_seconds(frame, self.mode)
+    }
+}
+
+/// Runs the model over a whole file and keeps the posteriorgrams.
+pub fn listen(
+    path: &Path,
+    mode: Mode,
+    device: &Device,
+    progress: &mut dyn FnMut(f32, &str) -> bool,
+) -> Result<Listened, TranscribeError> {
+    if !progress(0.0, "reading audio") {
+        return Err(TranscribeError::Cancelled);
+    }
+    let audio = read_mono(path, SAMPLE_RATE)?;
+    let seconds = audio.len() as f64 / f64::from(SAMPLE_RATE);
+    if seconds > MAX_LISTEN_SECONDS {
+        return Err(TranscribeError::TooLongToEdit { seconds });
+    }
+    let model = BasicPitch::shipped(device).map_err(|e| TranscribeError::Model(e.to_string()))?;
+    let mut model_progress = |f: f32| progress(0.05 + 0.95 * f, "listening");
+    let posteriorgrams = stitch::posteriorgrams_with_progress(&model, &audio, BATCH, mode, device, &mut model_progress)
+        .ok_or(TranscribeError::Cancelled)?;
+    Ok(Listened { source: path.to_path_buf(), mode, posteriorgrams, seconds })
+}
+
 /// basic-pitch's rounding of the minimum note length to frames.
 pub fn min_note_frames(ms: f64) -> usize {
     (ms / 1000.0 * f64::from(SAMPLE_RATE) / HOP as f64).round().max(0.0) as usize
@@ -110,21 +162,72 @@ pub fn song_from_events(events: &[NoteEvent], options: &TranscribeOptions, name:
     let micros = (60_000_000.0 / options.tempo_bpm.clamp(20.0, 400.0)).round() as u32;
     song.tempos = vec![TempoChange { tick: 0, micros_per_quarter: micros }];
     let map = TempoMap::for_song(&song);
-    song.tracks = tracks_from_events(events, options, &map, name);
+    song.tracks = tracks_from_events(events, options, &map, name, &Placement::default());
     song
+}
+
+/// Where and how transcribed notes land in a song.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Placement {
+    /// Song time of the audio's start (a take recorded at bar 5 lands at bar 5).
+    pub offset_seconds: f64,
+    /// Snap note starts and ends to this grid (ticks).
+    pub quantise_ticks: Option<u64>,
+    /// Move every pitch to the nearest note of this scale.
+    pub scale: Option<Scale>,
+}
+
+/// A major or natural minor scale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scale {
+    /// Pitch class of the tonic, 0 = C.
+    pub root: u8,
+    pub minor: bool,
+}
+
+impl Scale {
+    const MAJOR: [u8; 7] = [0, 2, 4, 5, 7, 9, 11];
+    const MINOR: [u8; 7] = [0, 2, 3, 5, 7, 8, 10];
+
+    pub fn contains(&self, pitch: u8) -> bool {
+        let degree = (pitch + 12 - self.root % 12) % 12;
+        if self.minor { Self::MINOR.contains(&degree) } else { Self::MAJOR.contains(&degree) }
+    }
+
+    /// The nearest pitch in the scale (the lower one when two are equally near).
+    pub fn snap(&self, pitch: u8) -> u8 {
+        if self.contains(pitch) {
+            return pitch;
+        }
+        if pitch > 0 && self.contains(pitch - 1) { pitch - 1 } else { pitch.saturating_add(1).min(127) }
+    }
 }
 
 /// The notes as tracks of a song with this tempo map: one track, or one per channel for
 /// [`PitchBends::Multi`].
-pub fn tracks_from_events(events: &[NoteEvent], options: &TranscribeOptions, map: &TempoMap, name: &str) -> Vec<Track> {
-    let tick = |frame: usize| map.seconds_to_tick(stitch::frame_to_seconds(frame, options.mode).max(0.0));
+pub fn tracks_from_events(
+    events: &[NoteEvent],
+    options: &TranscribeOptions,
+    map: &TempoMap,
+    name: &str,
+    placement: &Placement,
+) -> Vec<Track> {
+    let tick = |frame: usize| {
+        let seconds = placement.offset_seconds + stitch::frame_to_seconds(frame, options.mode);
+        map.seconds_to_tick(seconds.max(0.0))
+    };
+    let snap = |t: u64| match placement.quantise_ticks {
+        Some(grid) if grid > 0 => (t + grid / 2) / grid * grid,
+        _ => t,
+    };
     let notes: Vec<Note> = events
         .iter()
         .map(|e| {
-            let start = tick(e.start);
-            let end = tick(e.end).max(start + 1);
+            let start = snap(tick(e.start));
+            let end = snap(tick(e.end)).max(start + placement.quantise_ticks.unwrap_or(1).max(1));
             let velocity = (127.0 * e.amplitude).round().clamp(1.0, 127.0) as u8;
-            let mut note = Note::new(start, end - start, e.pitch, velocity);
+            let pitch = placement.scale.map_or(e.pitch, |s| s.snap(e.pitch));
+            let mut note = Note::new(start, end - start, pitch, velocity);
             if options.pitch_bends != PitchBends::None {
                 note.bend = bend_points(e, start, &tick);
             }
@@ -255,5 +358,27 @@ mod tests {
 
         let none = TranscribeOptions { pitch_bends: PitchBends::None, ..Default::default() };
         assert!(song_from_events(&events, &none, "t").tracks[0].notes.iter().all(|n| n.bend.is_empty()));
+    }
+
+    #[test]
+    fn placement_offsets_quantises_and_snaps_to_the_scale() {
+        // 120 BPM, 480 PPQ: one second is 960 ticks, a frame 11.1 ticks.
+        let events = [event(10, 50, 61, 0)];
+        let mut song = Song::new(crate::song::DEFAULT_PPQ);
+        song.tempos = vec![TempoChange { tick: 0, micros_per_quarter: 500_000 }];
+        let map = TempoMap::for_song(&song);
+        let options = TranscribeOptions { pitch_bends: PitchBends::None, ..Default::default() };
+        let plain = tracks_from_events(&events, &options, &map, "t", &Placement::default());
+        let n = &plain[0].notes[0];
+        assert_eq!((n.start, n.pitch), (111, 61));
+        let placement =
+            Placement { offset_seconds: 2.0, quantise_ticks: Some(120), scale: Some(Scale { root: 0, minor: false }) };
+        let placed = tracks_from_events(&events, &options, &map, "t", &placement);
+        let n = &placed[0].notes[0];
+        assert_eq!(n.start, 1920 + 120, "2 s later, on the 1/16 grid");
+        assert_eq!(n.start % 120, 0);
+        assert_eq!(n.length % 120, 0);
+        assert_eq!(n.pitch, 60, "C# is not in C major; the lower neighbour wins the tie");
+        assert_eq!(Scale { root: 9, minor: true }.snap(66), 65, "F# → F in A minor");
     }
 }

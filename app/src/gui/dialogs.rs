@@ -20,6 +20,8 @@ pub enum PathPurpose {
     SaveProject,
     ExportMidi,
     ExportWav,
+    /// An audio file to transcribe.
+    Transcribe,
 }
 
 impl PathPurpose {
@@ -29,6 +31,7 @@ impl PathPurpose {
             Self::SaveProject => "Save the project as",
             Self::ExportMidi => "Export MIDI",
             Self::ExportWav => "Export WAV",
+            Self::Transcribe => "Transcribe an audio file (WAV, FLAC, MP3, Ogg)",
         }
     }
     fn action(self) -> &'static str {
@@ -36,6 +39,7 @@ impl PathPurpose {
             Self::Open => "Open",
             Self::SaveProject => "Save",
             Self::ExportMidi | Self::ExportWav => "Export",
+            Self::Transcribe => "Transcribe",
         }
     }
 }
@@ -55,7 +59,7 @@ impl Dialog {
         let stem =
             current.and_then(Path::file_stem).map_or_else(|| "untitled".into(), |s| s.to_string_lossy().into_owned());
         let text = match purpose {
-            PathPurpose::Open => String::new(),
+            PathPurpose::Open | PathPurpose::Transcribe => String::new(),
             PathPurpose::SaveProject => {
                 dir.join(format!("{stem}.{}", project::PROJECT_EXTENSION)).display().to_string()
             }
@@ -132,6 +136,7 @@ fn run_path(app: &mut CadenzaApp, purpose: PathPurpose, path: PathBuf) {
         PathPurpose::ExportWav => {
             app.engine.render(path, None);
         }
+        PathPurpose::Transcribe => app.transcribe_audio(&path, 0.0),
     }
 }
 

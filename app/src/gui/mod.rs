@@ -9,6 +9,7 @@ mod takes;
 #[cfg(test)]
 mod tests;
 mod tracks;
+mod transcription;
 mod transport;
 
 use std::collections::BTreeMap;
@@ -97,6 +98,7 @@ pub struct CadenzaApp {
     pub takes: Vec<Take>,
     pub takes_root: PathBuf,
     pub waveforms: takes::Waveforms,
+    pub transcription: transcription::Panel,
     pub dialog: Option<Dialog>,
     pub recent: Vec<PathBuf>,
     /// Where recent files (and, in the engine, the recovery file) are kept.
@@ -135,6 +137,7 @@ impl CadenzaApp {
             takes: Vec::new(),
             takes_root: PathBuf::new(),
             waveforms: takes::Waveforms::default(),
+            transcription: transcription::Panel::default(),
             dialog: None,
             recent: dialogs::load_recent(&state_dir),
             state_dir,
@@ -196,6 +199,24 @@ impl CadenzaApp {
                 }
             }
             Err(err) => self.notices.push(err.to_string()),
+        }
+    }
+
+    /// An edit made while a control is dragged: edits join one undo step until the button is
+    /// released.
+    pub fn edit_continuously(&mut self, edit: Edit) {
+        if self.pointer_down {
+            let song = Arc::make_mut(&mut self.song);
+            match edit.clone().apply(song) {
+                Ok(_) => {
+                    self.dirty = true;
+                    self.can_undo = true;
+                    self.engine.send(Command::EditInGesture(edit, GestureId(3)));
+                }
+                Err(err) => self.notices.push(err.to_string()),
+            }
+        } else {
+            self.edit(edit);
         }
     }
 
@@ -277,10 +298,15 @@ impl CadenzaApp {
                         self.roll.fit(&self.song);
                         self.notices.push(format!("opened {}", path.display()));
                     }
+                    JobOutput::Listened(listened) => self.listened(id, listened),
+                    JobOutput::NotesCreated(events) => self.notes_created(id, events),
                     _ => {}
                 }
             }
             Event::JobFailed { id, message } => {
+                if self.transcription.listening.as_ref().is_some_and(|(job, ..)| *job == id) {
+                    self.transcription.listening = None;
+                }
                 let label = self.jobs.remove(&id).map(|j| j.label).unwrap_or_default();
                 self.notices.push(format!("{label} failed: {message}"));
             }
@@ -314,15 +340,20 @@ impl CadenzaApp {
         }
     }
 
-    /// Files dropped on the window: MIDI files and projects open.
+    /// Files dropped on the window: MIDI files and projects open; audio files are transcribed.
     fn dropped_files(&mut self, ctx: &egui::Context) {
         let dropped: Vec<PathBuf> = ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).collect());
         for path in dropped {
             let ext = path.extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default();
             if matches!(ext.as_str(), "mid" | "midi" | "rmi" | "smf" | "kar") || project::is_project(&path) {
                 self.open_path(&path);
+            } else if matches!(ext.as_str(), "wav" | "wave" | "flac" | "mp3" | "ogg" | "oga") {
+                self.transcribe_audio(&path, 0.0);
             } else {
-                self.notices.push(format!("{}: Cadenza opens MIDI files and .cadenza projects", path.display()));
+                self.notices.push(format!(
+                    "{}: Cadenza opens MIDI files and .cadenza projects, and transcribes WAV, FLAC, MP3 and Ogg audio",
+                    path.display()
+                ));
             }
         }
     }
@@ -372,8 +403,10 @@ impl CadenzaApp {
         let player = self.engine.player();
         let (playhead, playing) = (player.position_tick(), player.is_playing());
         let takes_height = if self.takes.is_empty() && self.recording.is_none() { 0.0 } else { takes::LANE_HEIGHT };
+        let transcription_height = if self.transcription.open { transcription::LANE_HEIGHT } else { 0.0 };
         let mut actions = Vec::new();
-        ui.allocate_ui(egui::vec2(ui.available_width(), ui.available_height() - takes_height), |ui| {
+        let roll_height = ui.available_height() - takes_height - transcription_height;
+        ui.allocate_ui(egui::vec2(ui.available_width(), roll_height), |ui| {
             let input = RollInput {
                 song: &self.song,
                 track: self.selected_track,
@@ -383,6 +416,9 @@ impl CadenzaApp {
             };
             actions = self.roll.show(ui, &input);
         });
+        if transcription_height > 0.0 {
+            transcription::lane(self, ui);
+        }
         if takes_height > 0.0 {
             takes::lane(self, ui);
         }

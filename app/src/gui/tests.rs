@@ -59,7 +59,11 @@ impl Fixture {
 
     /// Steps the window until `done` holds (the engine answers on its own thread).
     fn settle(&mut self, done: impl Fn(&CadenzaApp) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        self.settle_within(Duration::from_secs(10), done);
+    }
+
+    fn settle_within(&mut self, limit: Duration, done: impl Fn(&CadenzaApp) -> bool) {
+        let deadline = Instant::now() + limit;
         loop {
             self.harness.step();
             if done(self.harness.state()) {
@@ -406,4 +410,73 @@ fn cut_and_paste_at_the_playhead() {
     f.sync();
     assert_eq!(f.notes(), vec![Note::new(960, 240, 60, 90), Note::new(1200, 240, 62, 90)]);
     assert_eq!(f.app().roll.editor.selection.len(), 2, "pasted notes are selected");
+}
+
+/// Three plucked tones (A3, C#4, E4 at 0.25, 1.0, 1.75 s) in a 3-s mono WAV at 22,050 Hz.
+fn write_tones(path: &Path) {
+    let rate = 22_050u32;
+    let spec =
+        hound::WavSpec { channels: 1, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for i in 0..(rate * 3) as usize {
+        let t = i as f32 / rate as f32;
+        let mut s = 0.0f32;
+        for (pitch, start) in [(57u8, 0.25f32), (61, 1.0), (64, 1.75)] {
+            if t >= start {
+                let dt = t - start;
+                let f = 440.0 * 2f32.powf((f32::from(pitch) - 69.0) / 12.0);
+                let env = (-dt * 3.0).exp() * (dt / 0.005).min(1.0);
+                s += (1..=5).map(|k| (dt * f * k as f32 * std::f32::consts::TAU).sin() / k as f32).sum::<f32>()
+                    * env
+                    * 0.2;
+            }
+        }
+        w.write_sample((s.clamp(-1.0, 1.0) * 32_000.0) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+#[test]
+fn a_dropped_audio_file_becomes_a_track_and_the_sliders_recreate_its_notes_without_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("tones.wav");
+    write_tones(&wav);
+    let mut f = start(one_track(&[]));
+    f.harness.input_mut().dropped_files.push(Arc::new(Dropped(wav)));
+    f.settle_within(Duration::from_secs(120), |app| app.song.tracks.len() == 2);
+    let track = &f.app().song.tracks[1];
+    assert_eq!(track.name, "tones (transcribed)");
+    let pitches: std::collections::BTreeSet<u8> = track.notes.iter().map(|n| n.pitch).collect();
+    for pitch in [57, 61, 64] {
+        assert!(pitches.contains(&pitch), "no {pitch} in {pitches:?}");
+    }
+    assert_eq!(f.app().selected_track, 1, "the new track is the one shown");
+    // The posteriorgram is drawn under the roll.
+    f.harness.get_by_label("Posteriorgram");
+    let listened = Arc::clone(&f.app().transcription.session.as_ref().unwrap().listened);
+    let before = track.notes.len();
+
+    // Demanding a very high onset probability and no melodia pass leaves fewer notes; the
+    // posteriorgrams are the same ones (no second model run).
+    let mut sliders = f.app().transcription.session.as_ref().unwrap().sliders;
+    sliders.onset_threshold = 0.95;
+    sliders.melodia = false;
+    f.harness.state_mut().set_transcription_sliders(sliders);
+    f.settle(|app| app.song.tracks[1].notes.len() < before);
+    let session = f.app().transcription.session.as_ref().unwrap();
+    assert!(Arc::ptr_eq(&session.listened, &listened));
+    assert!(f.app().jobs.values().all(|j| !j.label.starts_with("Listen")));
+
+    // Snapping to a scale without C# moves that note; undo brings it back.
+    let mut sliders = f.app().transcription.session.as_ref().unwrap().sliders;
+    sliders.onset_threshold = 0.5;
+    sliders.melodia = true;
+    f.harness.state_mut().set_transcription_sliders(sliders);
+    f.settle(|app| app.song.tracks[1].notes.len() == before);
+    sliders.scale = Some(cadenza_engine::transcribe::Scale { root: 0, minor: false });
+    f.harness.state_mut().set_transcription_sliders(sliders);
+    f.settle(|app| app.song.tracks[1].notes.iter().all(|n| n.pitch != 61));
+    f.sync();
+    f.harness.state_mut().undo();
+    f.settle(|app| app.song.tracks[1].notes.iter().any(|n| n.pitch == 61));
 }

@@ -14,6 +14,7 @@ pub fn bar(app: &mut CadenzaApp, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
         file_menu(app, ui);
         devices_menu(app, ui);
+        transcribe_menu(app, ui);
         ui.separator();
         transport_buttons(app, ui);
         ui.separator();
@@ -54,6 +55,36 @@ fn file_menu(app: &mut CadenzaApp, ui: &mut egui::Ui) {
                 app.open_path(&path);
                 ui.close();
             }
+        }
+    });
+}
+
+/// Audio → notes: a recorded take (its notes land where it was recorded) or any audio file.
+fn transcribe_menu(app: &mut CadenzaApp, ui: &mut egui::Ui) {
+    ui.menu_button("Transcribe", |ui| {
+        if ui.button("Audio file…").clicked() {
+            app.dialog = Some(Dialog::path(PathPurpose::Transcribe, None));
+            ui.close();
+        }
+        if !app.takes.is_empty() {
+            ui.separator();
+            ui.label("Takes");
+        }
+        for index in 0..app.takes.len() {
+            let label = format!("Take: {}", app.takes[index].name);
+            if ui.button(label).clicked() {
+                if let Some((path, seconds)) = app.take_source(index) {
+                    app.transcribe_audio(&path, seconds);
+                }
+                ui.close();
+            }
+        }
+        ui.separator();
+        let label =
+            if app.transcription.open { "Hide the transcription panel" } else { "Show the transcription panel" };
+        if ui.button(label).clicked() {
+            app.transcription.open = !app.transcription.open;
+            ui.close();
         }
     });
 }
