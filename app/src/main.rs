@@ -21,7 +21,8 @@ struct Cli {
     soundfont: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
-    /// A MIDI file to open in the window (the demo song when omitted).
+    /// A MIDI file or project to open in the window, or an audio file to transcribe (the demo
+    /// song when omitted).
     file: Option<PathBuf>,
 }
 

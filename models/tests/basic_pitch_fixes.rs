@@ -150,3 +150,47 @@ fn streaming_gives_the_whole_file_notes() {
         assert_eq!(streamed, whole, "{mode:?}");
     }
 }
+
+#[test]
+fn live_transcription_commits_the_offline_notes_and_shows_them_while_they_sound() {
+    use cadenza_models::basic_pitch::live::{LiveSettings, LiveTranscriber};
+    let device = Device::flex();
+    let model = model(&device);
+    let plan = [(60u8, 0.4f32, 0.8f32), (64, 1.5, 0.8), (67, 2.6, 0.8), (72, 3.7, 1.0)];
+    let audio = tones(5.0, &plan);
+    let offline = transcribe(&audio, Mode::Cadenza, &device, &model);
+    let mut live = LiveTranscriber::new(&model, &device, NoteSettings::default(), LiveSettings::default());
+    let mut committed = Vec::new();
+    let mut first_seen: Vec<Option<usize>> = vec![None; plan.len()];
+    let mut received = 0usize;
+    for block in audio.chunks(512) {
+        received += block.len();
+        if let Some(update) = live.push(block) {
+            for n in update.provisional.iter().chain(&update.committed) {
+                for (k, &(pitch, start, _)) in plan.iter().enumerate() {
+                    let near = (frame_to_seconds(n.start, Mode::Cadenza) - f64::from(start)).abs() < 0.05;
+                    if n.pitch == pitch && near && first_seen[k].is_none() {
+                        first_seen[k] = Some(received);
+                    }
+                }
+            }
+            committed.extend(update.committed);
+        }
+    }
+    committed.extend(live.finish().committed);
+    for (k, &(pitch, start, length)) in plan.iter().enumerate() {
+        let seen = first_seen[k].unwrap_or_else(|| panic!("{pitch} never shown"));
+        let delay = seen as f32 / RATE - start;
+        println!("{pitch}: shown {:.0} ms after its onset", delay * 1000.0);
+        assert!(delay < length, "{pitch} appeared only after it ended ({delay} s)");
+    }
+    // The committed notes are the offline ones (same pitch, start within two frames).
+    for o in &offline {
+        assert!(
+            committed.iter().any(|c| c.pitch == o.pitch && c.start.abs_diff(o.start) <= 2),
+            "offline note {o:?} missing live: {committed:?}"
+        );
+    }
+    // Live sees less of the future, so it may keep a harmonic offline drops (here: at most one).
+    assert!(committed.len() <= offline.len() + 1, "live {committed:?}\noffline {offline:?}");
+}

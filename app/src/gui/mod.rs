@@ -49,7 +49,7 @@ pub fn run(config: EngineConfig, file: Option<PathBuf>) -> Result<()> {
             let mut app = CadenzaApp::new(engine, state_dir);
             app.started = Some(started);
             match file {
-                Some(path) => app.open_path(&path),
+                Some(path) => app.open_any(&path),
                 None => app.load_demo(),
             }
             Ok(Box::new(app))
@@ -340,21 +340,26 @@ impl CadenzaApp {
         }
     }
 
-    /// Files dropped on the window: MIDI files and projects open; audio files are transcribed.
+    /// Files dropped on the window: opened or transcribed by what they are.
     fn dropped_files(&mut self, ctx: &egui::Context) {
         let dropped: Vec<PathBuf> = ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).collect());
         for path in dropped {
-            let ext = path.extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default();
-            if matches!(ext.as_str(), "mid" | "midi" | "rmi" | "smf" | "kar") || project::is_project(&path) {
-                self.open_path(&path);
-            } else if matches!(ext.as_str(), "wav" | "wave" | "flac" | "mp3" | "ogg" | "oga") {
-                self.transcribe_audio(&path, 0.0);
-            } else {
-                self.notices.push(format!(
-                    "{}: Cadenza opens MIDI files and .cadenza projects, and transcribes WAV, FLAC, MP3 and Ogg audio",
-                    path.display()
-                ));
-            }
+            self.open_any(&path);
+        }
+    }
+
+    /// MIDI files and projects open; audio files are transcribed.
+    pub fn open_any(&mut self, path: &Path) {
+        let ext = path.extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default();
+        if matches!(ext.as_str(), "mid" | "midi" | "rmi" | "smf" | "kar") || project::is_project(path) {
+            self.open_path(path);
+        } else if matches!(ext.as_str(), "wav" | "wave" | "flac" | "mp3" | "ogg" | "oga") {
+            self.transcribe_audio(path, 0.0);
+        } else {
+            self.notices.push(format!(
+                "{}: Cadenza opens MIDI files and .cadenza projects, and transcribes WAV, FLAC, MP3 and Ogg audio",
+                path.display()
+            ));
         }
     }
 

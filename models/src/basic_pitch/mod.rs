@@ -7,6 +7,7 @@ mod front;
 mod network;
 mod notes;
 pub mod stitch;
+pub mod live;
 pub mod stream;
 mod weights;
 
