@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use burn::tensor::Device;
 
 use super::notes::{Matrix, NoteEvent, NoteSettings, notes};
-use super::stitch::{PRE_PAD, run_windows};
+use super::stitch::{EDGE_FRAMES, PRE_PAD, run_windows};
 use super::{BasicPitch, CONTOUR_BINS, FRAMES_PER_WINDOW, HOP, Mode, NOTE_BINS, WINDOW_SAMPLES};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -86,32 +86,23 @@ impl<'a> LiveTranscriber<'a> {
         self.first + self.note.len() / NOTE_BINS
     }
 
-    /// Adds audio (22,050 Hz mono); runs the steps that are due (several when a long piece
-    /// arrives at once, so no frame is skipped).
-    pub fn push(&mut self, mut samples: &[f32]) -> Option<LiveUpdate> {
-        let step = self.live.step_frames.max(1) * HOP;
-        let mut merged: Option<LiveUpdate> = None;
-        while !samples.is_empty() {
-            let due = (self.last_step + step).saturating_sub(self.padded_len).max(1);
-            let (now, rest) = samples.split_at(due.min(samples.len()));
-            samples = rest;
-            self.audio.extend(now);
-            self.padded_len += now.len();
-            if self.padded_len - self.last_step >= step {
-                self.last_step = self.padded_len;
-                let update = self.step(false);
-                merged = Some(match merged {
-                    None => update,
-                    Some(mut m) => {
-                        m.committed.extend(update.committed);
-                        m.provisional = update.provisional;
-                        m.frames = update.frames;
-                        m
-                    }
-                });
-            }
+    /// Adds audio (22,050 Hz mono) and runs a step when one is due. A long piece (a listener
+    /// that fell behind hands over everything it has) costs one step, or a few when it is
+    /// longer than one window can finish, never one per step missed.
+    pub fn push(&mut self, samples: &[f32]) -> Option<LiveUpdate> {
+        self.audio.extend(samples);
+        self.padded_len += samples.len();
+        if self.padded_len - self.last_step < self.live.step_frames.max(1) * HOP {
+            return None;
         }
-        merged
+        // Frames one window can make final beyond those already final.
+        let span = (FRAMES_PER_WINDOW - self.live.lookahead_frames - 2 * EDGE_FRAMES).max(1) * HOP;
+        while self.padded_len - self.last_step > span {
+            self.last_step += span;
+            self.run_model(self.last_step);
+        }
+        self.last_step = self.padded_len;
+        Some(self.step(false))
     }
 
     /// The stream has ended: the last frames (with silence after them) and every note.
@@ -124,13 +115,12 @@ impl<'a> LiveTranscriber<'a> {
     }
 
     fn step(&mut self, last: bool) -> LiveUpdate {
-        self.run_model();
+        self.run_model(self.padded_len);
         self.create_notes(last)
     }
 
-    /// Runs the window ending at the newest sample and keeps its newly final frames.
-    fn run_model(&mut self) {
-        let end = self.padded_len;
+    /// Runs the window ending at padded sample `end` and keeps its newly final frames.
+    fn run_model(&mut self, end: usize) {
         let start = end.saturating_sub(WINDOW_SAMPLES) / HOP * HOP;
         let window: Vec<f32> = (start..start + WINDOW_SAMPLES)
             .map(|i| i.checked_sub(self.audio_start).and_then(|j| self.audio.get(j)).copied().unwrap_or(0.0))
@@ -139,7 +129,8 @@ impl<'a> LiveTranscriber<'a> {
         // (start + 256·j − PRE_PAD) / 256 of the audio.
         let base = start / HOP; // = absolute frame + 15 − j
         let pre = PRE_PAD / HOP;
-        let last_final = (end.saturating_sub(self.live.lookahead_frames * HOP) / HOP).min(start / HOP + FRAMES_PER_WINDOW - 1);
+        let last_final =
+            (end.saturating_sub(self.live.lookahead_frames * HOP) / HOP).min(start / HOP + FRAMES_PER_WINDOW - 1);
         let from = self.frames_done();
         if last_final < pre || last_final - pre < from {
             return;
@@ -177,7 +168,8 @@ impl<'a> LiveTranscriber<'a> {
             return update;
         }
         let matrix = |v: &VecDeque<f32>, bins: usize| Matrix::new(frames, bins, v.iter().copied().collect());
-        let (note, onset, contour) = (matrix(&self.note, NOTE_BINS), matrix(&self.onset, NOTE_BINS), matrix(&self.contour, CONTOUR_BINS));
+        let (note, onset, contour) =
+            (matrix(&self.note, NOTE_BINS), matrix(&self.onset, NOTE_BINS), matrix(&self.contour, CONTOUR_BINS));
         // Short notes are found too, so a note shows as soon as it starts; only notes that
         // ended short are dropped.
         let eager = NoteSettings { min_note_frames: 1, ..self.settings };
@@ -188,7 +180,8 @@ impl<'a> LiveTranscriber<'a> {
         for mut n in notes(&note, &onset, &contour, &eager, Mode::Cadenza) {
             n.start += self.first;
             n.end += self.first;
-            if n.start < history_start || self.committed.iter().any(|&(p, s)| p == n.pitch && s.abs_diff(n.start) <= 2) {
+            if n.start < history_start || self.committed.iter().any(|&(p, s)| p == n.pitch && s.abs_diff(n.start) <= 2)
+            {
                 continue;
             }
             let open = !last && n.end >= open_from;

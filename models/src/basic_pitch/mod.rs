@@ -4,10 +4,10 @@
 //! reference) layer for layer; parity with onnxruntime is tested in `tests/basic_pitch_parity.rs`.
 
 mod front;
+pub mod live;
 mod network;
 mod notes;
 pub mod stitch;
-pub mod live;
 pub mod stream;
 mod weights;
 
