@@ -16,9 +16,6 @@ use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 use thiserror::Error;
 
-/// Longest input [`read_mono`] holds in memory at once; [`AudioStream`] has no limit.
-pub const MAX_SECONDS: f64 = 2.0 * 3600.0;
-
 #[derive(Debug, Error)]
 pub enum AudioFileError {
     #[error("{path}: cannot open: {source}")]
@@ -29,21 +26,26 @@ pub enum AudioFileError {
     Damaged { path: PathBuf, reason: String },
     #[error("{path}: the file holds no audio")]
     Empty { path: PathBuf },
-    #[error("{path}: longer than {max_hours} hours; split it first", max_hours = MAX_SECONDS / 3600.0)]
-    TooLong { path: PathBuf },
+    #[error("{path}: longer than {minutes:.0} minutes, the most read whole; split it first", minutes = max_seconds / 60.0)]
+    TooLong { path: PathBuf, max_seconds: f64 },
     #[error("{path}: cannot resample from {from} Hz: {reason}")]
     Resample { path: PathBuf, from: u32, reason: String },
 }
 
-/// The whole file as mono samples at `rate` Hz (up to [`MAX_SECONDS`]).
-pub fn read_mono(path: &Path, rate: u32) -> Result<Vec<f32>, AudioFileError> {
+/// The whole file as mono samples at `rate` Hz; a file longer than `max_seconds` is refused as
+/// soon as that shows (from its header, or while reading), before it fills memory.
+pub fn read_mono(path: &Path, rate: u32, max_seconds: f64) -> Result<Vec<f32>, AudioFileError> {
     let mut stream = AudioStream::open(path, rate)?;
-    let max_samples = (MAX_SECONDS * f64::from(rate)) as usize;
+    let too_long = || AudioFileError::TooLong { path: path.to_path_buf(), max_seconds };
+    if stream.duration_seconds().is_some_and(|s| s > max_seconds) {
+        return Err(too_long());
+    }
+    let max_samples = (max_seconds * f64::from(rate)) as usize;
     let mut out = Vec::new();
     while let Some(piece) = stream.next_piece()? {
         out.extend_from_slice(&piece);
         if out.len() > max_samples {
-            return Err(AudioFileError::TooLong { path: path.to_path_buf() });
+            return Err(too_long());
         }
     }
     if out.is_empty() {
@@ -284,7 +286,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tone.wav");
         write_wav(&path, 44_100, 2, 1.0, 441.0);
-        let mono = read_mono(&path, 22_050).unwrap();
+        let mono = read_mono(&path, 22_050, 60.0).unwrap();
         assert!((mono.len() as i64 - 22_050).abs() <= 2, "{} samples", mono.len());
         // 441 Hz at 22,050 Hz: 50 samples per period; count zero crossings upwards.
         let ups = mono.windows(2).filter(|w| w[0] < 0.0 && w[1] >= 0.0).count();
@@ -298,7 +300,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tone.wav");
         write_wav(&path, 44_100, 1, 3.3, 523.0);
-        let streamed = read_mono(&path, 22_050).unwrap();
+        let streamed = read_mono(&path, 22_050, 60.0).unwrap();
         let mut reader = hound::WavReader::open(&path).unwrap();
         let raw: Vec<f32> = reader.samples::<i16>().map(|s| f32::from(s.unwrap()) / 32768.0).collect();
         let mut whole = Fft::<f32>::new(44_100, 22_050, 1024, 1, FixedSync::Input).unwrap();
@@ -314,11 +316,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let junk = dir.path().join("junk.wav");
         std::fs::write(&junk, b"RIFF this is not audio at all").unwrap();
-        assert!(matches!(read_mono(&junk, 22_050), Err(AudioFileError::Unsupported { .. })));
+        assert!(matches!(read_mono(&junk, 22_050, 60.0), Err(AudioFileError::Unsupported { .. })));
         let empty = dir.path().join("empty.wav");
         write_wav(&empty, 22_050, 1, 0.0, 440.0);
-        assert!(matches!(read_mono(&empty, 22_050), Err(AudioFileError::Empty { .. })));
+        assert!(matches!(read_mono(&empty, 22_050, 60.0), Err(AudioFileError::Empty { .. })));
         let missing = dir.path().join("missing.flac");
-        assert!(matches!(read_mono(&missing, 22_050), Err(AudioFileError::Open { .. })));
+        assert!(matches!(read_mono(&missing, 22_050, 60.0), Err(AudioFileError::Open { .. })));
     }
 }

@@ -552,15 +552,9 @@ impl EngineThread {
                 self.enqueue(
                     id,
                     Job::new(format!("Transcribe {}", path.display()), move |ctx| {
-                        let mut progress = |fraction: f32, message: &str| {
-                            ctx.progress(f64::from(fraction), message);
-                            !ctx.is_cancelled()
-                        };
+                        let mut progress = |fraction: f32, message: &str| ctx.report(f64::from(fraction), message);
                         let song = crate::transcribe::transcribe_file(&path, &options, &device, &mut progress)
-                            .map_err(|e| match e {
-                                crate::transcribe::TranscribeError::Cancelled => JobError::Cancelled,
-                                other => JobError::Failed(other.to_string()),
-                            })?;
+                            .map_err(crate::transcribe::TranscribeError::into_job_error)?;
                         Ok(JobOutput::Transcribed { song: Arc::new(song), source: path })
                     }),
                 );
@@ -571,15 +565,9 @@ impl EngineThread {
                 self.enqueue(
                     id,
                     Job::new(format!("Listen to {}", path.display()), move |ctx| {
-                        let mut progress = |fraction: f32, message: &str| {
-                            ctx.progress(f64::from(fraction), message);
-                            !ctx.is_cancelled()
-                        };
-                        let listened =
-                            crate::transcribe::listen(&path, mode, &device, &mut progress).map_err(|e| match e {
-                                crate::transcribe::TranscribeError::Cancelled => JobError::Cancelled,
-                                other => JobError::Failed(other.to_string()),
-                            })?;
+                        let mut progress = |fraction: f32, message: &str| ctx.report(f64::from(fraction), message);
+                        let listened = crate::transcribe::listen(&path, mode, &device, &mut progress)
+                            .map_err(crate::transcribe::TranscribeError::into_job_error)?;
                         Ok(JobOutput::Listened(Arc::new(listened)))
                     }),
                 );
@@ -713,8 +701,7 @@ fn render_job(ctx: &JobContext, song: &Song, soundfont: &SoundFontChoice, path: 
     }
     ctx.check_cancelled()?;
     let frames = render_to_wav(song, synth.as_mut(), &path, RenderOptions::default(), |fraction| {
-        ctx.progress(fraction, "rendering");
-        !ctx.is_cancelled()
+        ctx.report(fraction, "rendering")
     })
     .map_err(|e| match e {
         crate::synth::RenderError::Cancelled => JobError::Cancelled,

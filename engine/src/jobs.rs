@@ -118,6 +118,13 @@ impl JobContext {
         });
     }
 
+    /// Reports progress and says whether to go on (false once cancel was asked), the shape
+    /// the long-running library calls take as their progress callback.
+    pub fn report(&self, fraction: f64, message: &str) -> bool {
+        self.progress(fraction, message);
+        !self.is_cancelled()
+    }
+
     pub fn is_cancelled(&self) -> bool {
         self.cancel.load(Ordering::Relaxed)
     }

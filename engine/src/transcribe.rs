@@ -68,10 +68,20 @@ pub enum TranscribeError {
     #[error("cancelled")]
     Cancelled,
     #[error(
-        "{seconds:.0} s is too long to edit its transcription here (at most {} min); use `cadenza transcribe`",
+        "too long to edit its transcription here (at most {} min); use `cadenza transcribe`",
         MAX_LISTEN_SECONDS / 60.0
     )]
-    TooLongToEdit { seconds: f64 },
+    TooLongToEdit,
+}
+
+impl TranscribeError {
+    /// As a job's error: a cancelled transcription is not a failure.
+    pub fn into_job_error(self) -> crate::jobs::JobError {
+        match self {
+            Self::Cancelled => crate::jobs::JobError::Cancelled,
+            other => crate::jobs::JobError::Failed(other.to_string()),
+        }
+    }
 }
 
 /// Transcribes one file; `progress` gets the fraction done and returns false to cancel. The
@@ -139,11 +149,11 @@ pub fn listen(
     if !progress(0.0, "reading audio") {
         return Err(TranscribeError::Cancelled);
     }
-    let audio = read_mono(path, SAMPLE_RATE)?;
+    let audio = read_mono(path, SAMPLE_RATE, MAX_LISTEN_SECONDS).map_err(|e| match e {
+        AudioFileError::TooLong { .. } => TranscribeError::TooLongToEdit,
+        other => other.into(),
+    })?;
     let seconds = audio.len() as f64 / f64::from(SAMPLE_RATE);
-    if seconds > MAX_LISTEN_SECONDS {
-        return Err(TranscribeError::TooLongToEdit { seconds });
-    }
     let model = BasicPitch::shipped(device).map_err(|e| TranscribeError::Model(e.to_string()))?;
     let mut model_progress = |f: f32| progress(0.05 + 0.95 * f, "listening");
     let posteriorgrams = stitch::posteriorgrams_with_progress(&model, &audio, BATCH, mode, device, &mut model_progress)

@@ -42,13 +42,14 @@ pub struct Sliders {
 
 impl Default for Sliders {
     fn default() -> Self {
+        let notes = NoteSettings::default();
         Self {
-            onset_threshold: 0.5,
-            frame_threshold: 0.3,
-            min_note_ms: 127.7,
+            onset_threshold: notes.onset_threshold,
+            frame_threshold: notes.frame_threshold,
+            min_note_ms: TranscribeOptions::default().min_note_ms,
             lowest: LOWEST,
             highest: HIGHEST,
-            melodia: true,
+            melodia: notes.melodia_trick,
             bends: true,
             quantise: 0,
             scale: None,

@@ -158,7 +158,7 @@ pub fn run_windows(model: &BasicPitch, windows: &[Vec<f32>], mode: Mode, device:
     let data: Vec<f32> =
         windows.iter().zip(&audible).filter(|(_, a)| **a).flat_map(|(w, _)| w.iter().copied()).collect();
     let count = audible.iter().filter(|a| **a).count();
-    let mut computed = Vec::with_capacity(count).into_iter();
+    let mut computed = Vec::with_capacity(count);
     if count > 0 {
         let input = Tensor::<2>::from_data(TensorData::new(data, [count, WINDOW_SAMPLES]), device);
         let out = model.forward(input);
@@ -168,15 +168,13 @@ pub fn run_windows(model: &BasicPitch, windows: &[Vec<f32>], mode: Mode, device:
             let size = FRAMES_PER_WINDOW * bins;
             v.get(w * size..(w + 1) * size).map_or_else(|| vec![0.0; size], <[f32]>::to_vec)
         };
-        computed = (0..count)
-            .map(|w| WindowFrames {
-                note: per(&note, w, NOTE_BINS),
-                onset: per(&onset, w, NOTE_BINS),
-                contour: per(&contour, w, CONTOUR_BINS),
-            })
-            .collect::<Vec<_>>()
-            .into_iter();
+        computed.extend((0..count).map(|w| WindowFrames {
+            note: per(&note, w, NOTE_BINS),
+            onset: per(&onset, w, NOTE_BINS),
+            contour: per(&contour, w, CONTOUR_BINS),
+        }));
     }
+    let mut computed = computed.into_iter();
     audible
         .iter()
         .map(|&a| if a { computed.next().unwrap_or_else(WindowFrames::silent) } else { WindowFrames::silent() })
