@@ -18,8 +18,9 @@ use eframe::egui::{self, Color32, Pos2, Rect};
 
 use super::CadenzaApp;
 
-pub const LANE_HEIGHT: f32 = 150.0;
-const CONTROLS_HEIGHT: f32 = 28.0;
+/// Room for two rows of controls and the posteriorgram.
+pub const LANE_HEIGHT: f32 = 172.0;
+const MIN_IMAGE_HEIGHT: f32 = 88.0;
 /// Widest posteriorgram texture (frames are max-pooled down to it).
 const MAX_TEXTURE_COLUMNS: usize = 4096;
 const LOWEST: u8 = 21;
@@ -233,8 +234,9 @@ fn free_channel(tracks: &[Track]) -> u8 {
 pub fn lane(app: &mut CadenzaApp, ui: &mut egui::Ui) {
     let mut change = None;
     let mut close = false;
-    ui.horizontal(|ui| {
-        ui.set_height(CONTROLS_HEIGHT);
+    let top = ui.cursor().top();
+    ui.horizontal_wrapped(|ui| {
+        ui.spacing_mut().slider_width = 80.0;
         ui.strong("Transcription");
         if let Some((_, name, _)) = &app.transcription.listening {
             ui.spinner();
@@ -307,15 +309,16 @@ pub fn lane(app: &mut CadenzaApp, ui: &mut egui::Ui) {
         app.transcription = super::transcription::Panel::default();
         return;
     }
-    posteriorgram(app, ui);
+    // The controls wrap on narrow windows; the posteriorgram takes what is left of the lane.
+    let controls = ui.cursor().top() - top;
+    posteriorgram(app, ui, (LANE_HEIGHT - controls).max(MIN_IMAGE_HEIGHT));
 }
 
 const NAMES: [&str; 12] = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"];
 
 /// The note posteriorgram (88 keys, low at the bottom) under the roll, stretched over the
 /// audio's place in the song.
-fn posteriorgram(app: &mut CadenzaApp, ui: &mut egui::Ui) {
-    let height = LANE_HEIGHT - CONTROLS_HEIGHT;
+fn posteriorgram(app: &mut CadenzaApp, ui: &mut egui::Ui, height: f32) {
     let (response, painter) = ui.allocate_painter(egui::vec2(ui.available_width(), height), egui::Sense::hover());
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Canvas, true, "Posteriorgram"));
     painter.rect_filled(response.rect, 0.0, Color32::from_gray(12));
