@@ -1,6 +1,7 @@
 #![allow(clippy::expect_used)] // a benchmark: failing loudly is the point
 
-//! Basic Pitch model time per 2-second window on the CPU backend (Flex), next to
+//! Basic Pitch model time per 2-second window on the CPU (Cadenza's kernels, and the Burn
+//! module on Flex for reference), next to
 //! single-threaded onnxruntime on the same window (scripts/basic_pitch/bench_ort.py, run in the same
 //! invocation when CADENZA_BP_PYTHON names a Python with scripts/basic_pitch/requirements.txt).
 //! Prints a table with the ratio. Goal (issue 4): Cadenza ≤ 0.5 × onnxruntime.
@@ -27,18 +28,27 @@ fn main() {
             0.2 * (t * 440.0 * std::f32::consts::TAU).sin() + 0.1 * (t * 659.3 * std::f32::consts::TAU).sin()
         })
         .collect();
-    let mut times = Vec::new();
-    for run in 0..RUNS + 2 {
+    let median = |run: &mut dyn FnMut()| {
+        let mut times = Vec::new();
+        for i in 0..RUNS + 2 {
+            let started = Instant::now();
+            run();
+            if i >= 2 {
+                times.push(started.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        times[times.len() / 2]
+    };
+    let burn_flex = median(&mut || {
         let input = Tensor::<2>::from_data(TensorData::new(audio.clone(), [1, WINDOW_SAMPLES]), &device);
-        let started = Instant::now();
         let out = model.forward(input);
         let _ = out.note.into_data(); // wait for the result
-        if run >= 2 {
-            times.push(started.elapsed().as_secs_f64() * 1000.0);
-        }
-    }
-    times.sort_by(f64::total_cmp);
-    let cadenza = times[times.len() / 2];
+    });
+    let cpu = model.cpu();
+    let cadenza = median(&mut || {
+        std::hint::black_box(cpu.forward(&audio));
+    });
     let ort = std::env::var("CADENZA_BP_PYTHON").ok().and_then(|python| {
         let output =
             std::process::Command::new(python).arg(root.join("../scripts/basic_pitch/bench_ort.py")).output().ok()?;
@@ -46,7 +56,8 @@ fn main() {
     });
     println!("Basic Pitch, one 2-s window (43,844 samples), median of {RUNS}");
     println!("{:<34} {:>10}", "runtime", "ms/window");
-    println!("{:<34} {:>10.1}", "Cadenza (Burn Flex, CPU)", cadenza);
+    println!("{:<34} {:>10.1}", "Cadenza CPU kernels (what runs)", cadenza);
+    println!("{:<34} {:>10.1}", "Burn module on Flex (reference)", burn_flex);
     match ort {
         Some(ms) => {
             println!("{:<34} {:>10.1}", "onnxruntime 1 thread", ms);

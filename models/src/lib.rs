@@ -2,6 +2,7 @@
 //! where they run. Nothing here depends on the GUI, so GUI edits never rebuild Burn.
 
 pub mod basic_pitch;
+pub mod kernels;
 pub mod runtime;
 
 /// The device models run on (re-exported so the engine needs no direct Burn dependency).

@@ -1,6 +1,6 @@
 //! Parity of the Burn port with onnxruntime running the published nmp.onnx, on windows
 //! synthesised by `scripts/basic_pitch/make_fixtures.py`: every output of every window within
-//! 1e-4 (the bound), on the CPU backend.
+//! 1e-4 (the bound): Cadenza's CPU kernels, and the Burn module on Flex and on wgpu.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -41,28 +41,46 @@ fn model(device: &Device) -> BasicPitch {
     BasicPitch::shipped(device).unwrap()
 }
 
-fn check(device: &Device) {
-    let f = fixture();
+/// The Burn module on `device`: note, onset and contour of every window, concatenated.
+fn burn_outputs(device: &Device, f: &Fixture) -> [Vec<f32>; 3] {
     let audio = Tensor::<2>::from_data(TensorData::new(f.input.clone(), [f.windows, WINDOW_SAMPLES]), device);
     let out = model(device).forward(audio);
-    let ours = [out.note, out.onset, out.contour];
+    [out.note, out.onset, out.contour].map(|t| t.into_data().try_to_vec::<f32>().unwrap())
+}
+
+fn check(label: &str, f: &Fixture, ours: [Vec<f32>; 3]) {
     for ((name, reference, bins), mine) in f.outputs.iter().zip(ours) {
-        let mine: Vec<f32> = mine.into_data().try_to_vec::<f32>().unwrap();
         assert_eq!(mine.len(), reference.len(), "{name}: output size");
         let per_window = reference.len() / f.windows;
         for w in 0..f.windows {
             let range = w * per_window..(w + 1) * per_window;
             let worst =
                 mine[range.clone()].iter().zip(&reference[range]).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-            println!("{name:8} window {w} ({bins} bins): max |burn - onnxruntime| = {worst:.2e}");
-            assert!(worst <= 1e-4, "{name} window {w}: max difference {worst:e} > 1e-4");
+            println!("{label}: {name:8} window {w} ({bins} bins): max |cadenza - onnxruntime| = {worst:.2e}");
+            assert!(worst <= 1e-4, "{label}: {name} window {w}: max difference {worst:e} > 1e-4");
         }
     }
 }
 
+/// Cadenza's CPU path (the SIMD kernels `run_windows` uses on the CPU).
 #[test]
-fn matches_onnxruntime_on_the_cpu() {
-    check(&Device::flex());
+fn cpu_kernels_match_onnxruntime() {
+    let f = fixture();
+    let cpu = model(&Device::flex()).cpu();
+    let mut ours: [Vec<f32>; 3] = Default::default();
+    for window in f.input.chunks_exact(WINDOW_SAMPLES) {
+        let frames = cpu.forward(window);
+        ours[0].extend(frames.note);
+        ours[1].extend(frames.onset);
+        ours[2].extend(frames.contour);
+    }
+    check("cpu kernels", &f, ours);
+}
+
+#[test]
+fn burn_module_matches_onnxruntime_on_flex() {
+    let f = fixture();
+    check("burn flex", &f, burn_outputs(&Device::flex(), &f));
 }
 
 /// The wgpu path on whatever adapter exists: a GPU, or Mesa's lavapipe (software Vulkan,
@@ -83,5 +101,6 @@ fn matches_onnxruntime_on_wgpu() {
         burn::tensor::DeviceKind::DefaultDevice
     };
     println!("wgpu adapter: {} ({})", adapter.name, adapter.api);
-    check(&Device::wgpu(kind));
+    let f = fixture();
+    check("burn wgpu", &f, burn_outputs(&Device::wgpu(kind), &f));
 }

@@ -9,16 +9,16 @@ use burn::tensor::{Device, Tensor};
 
 use super::{CONTOUR_BINS, FRAMES_PER_WINDOW, HOP};
 
-const OCTAVES: usize = 9;
-const BINS_PER_OCTAVE: usize = 36;
-const CQT_BINS: usize = 309;
+pub(super) const OCTAVES: usize = 9;
+pub(super) const BINS_PER_OCTAVE: usize = 36;
+pub(super) const CQT_BINS: usize = 309;
 /// Half-window reflect padding that centres frame t on sample 256·t.
-const CENTRE_PAD: usize = 128;
+pub(super) const CENTRE_PAD: usize = 128;
 /// Zero padding of the even-length anti-alias filter (it delays each stage half a sample, as
 /// upstream does).
-const LOWPASS_PAD: usize = 127;
+pub(super) const LOWPASS_PAD: usize = 127;
 /// Bin shifts of harmonics 0.5, 1, 2 … 7 (round(36·log2 h)).
-const HARMONIC_SHIFTS: [isize; 8] = [-36, 0, 36, 57, 72, 84, 93, 101];
+pub(super) const HARMONIC_SHIFTS: [isize; 8] = [-36, 0, 36, 57, 72, 84, 93, 101];
 
 /// The DSP constants and the front-end batch norm, loaded with the weights (they are
 /// initializers of the published graph, so loading them keeps parity exact).

@@ -3,6 +3,7 @@
 //! the published weights of basic-pitch 0.4.0. Follows `BASIC_PITCH_SPEC.md` (shared
 //! reference) layer for layer; parity with onnxruntime is tested in `tests/basic_pitch_parity.rs`.
 
+pub mod cpu;
 mod front;
 pub mod live;
 mod network;

@@ -7,6 +7,9 @@ use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor};
 
+use std::sync::{Arc, OnceLock};
+
+use super::cpu::CpuBasicPitch;
 use super::front::Front;
 use super::{CONTOUR_BINS, FRAMES_PER_WINDOW, NOTE_BINS};
 
@@ -51,6 +54,9 @@ pub struct BasicPitch {
     pub note2: Conv,
     pub onset1: Conv,
     pub onset2: Conv,
+    /// The same weights laid out for the CPU kernels, made on first use (after loading).
+    #[module(skip)]
+    pub(super) cpu: OnceLock<Arc<CpuBasicPitch>>,
 }
 
 impl BasicPitch {
@@ -64,7 +70,13 @@ impl BasicPitch {
             note2: Conv::zeros(1, 32, [7, 3], device),
             onset1: Conv::zeros(32, 8, [5, 5], device),
             onset2: Conv::zeros(1, 33, [3, 3], device),
+            cpu: OnceLock::new(),
         }
+    }
+
+    /// The model for [`CpuBasicPitch`]'s kernels (the weights are copied once).
+    pub fn cpu(&self) -> Arc<CpuBasicPitch> {
+        Arc::clone(self.cpu.get_or_init(|| Arc::new(CpuBasicPitch::new(self))))
     }
 
     /// Audio windows [B, 43844] at 22,050 Hz → posteriorgrams.

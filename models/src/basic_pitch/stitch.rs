@@ -152,32 +152,46 @@ fn rms(samples: &[f32]) -> f32 {
 }
 
 /// Runs the model on whole windows (batched), in order. In Cadenza mode silent windows are not
-/// run: they come back as zeros.
+/// run: they come back as zeros. On the CPU the windows go through [`CpuBasicPitch`]'s kernels,
+/// elsewhere through the Burn module.
+///
+/// [`CpuBasicPitch`]: super::cpu::CpuBasicPitch
 pub fn run_windows(model: &BasicPitch, windows: &[Vec<f32>], mode: Mode, device: &Device) -> Vec<WindowFrames> {
     let audible: Vec<bool> = windows.iter().map(|w| mode == Mode::Compatible || rms(w) >= SILENCE_RMS).collect();
-    let data: Vec<f32> =
-        windows.iter().zip(&audible).filter(|(_, a)| **a).flat_map(|(w, _)| w.iter().copied()).collect();
-    let count = audible.iter().filter(|a| **a).count();
-    let mut computed = Vec::with_capacity(count);
-    if count > 0 {
-        let input = Tensor::<2>::from_data(TensorData::new(data, [count, WINDOW_SAMPLES]), device);
-        let out = model.forward(input);
-        let values = |t: Tensor<3>| t.into_data().try_to_vec::<f32>().unwrap_or_default();
-        let (note, onset, contour) = (values(out.note), values(out.onset), values(out.contour));
-        let per = |v: &[f32], w: usize, bins: usize| {
-            let size = FRAMES_PER_WINDOW * bins;
-            v.get(w * size..(w + 1) * size).map_or_else(|| vec![0.0; size], <[f32]>::to_vec)
-        };
-        computed.extend((0..count).map(|w| WindowFrames {
-            note: per(&note, w, NOTE_BINS),
-            onset: per(&onset, w, NOTE_BINS),
-            contour: per(&contour, w, CONTOUR_BINS),
-        }));
+    let mut computed = if *device == Device::flex() {
+        let cpu = model.cpu();
+        windows.iter().zip(&audible).filter(|(_, a)| **a).map(|(w, _)| cpu.forward(w)).collect()
+    } else {
+        run_burn(model, windows.iter().zip(&audible).filter(|(_, a)| **a).map(|(w, _)| w.as_slice()), device)
     }
-    let mut computed = computed.into_iter();
+    .into_iter();
     audible
         .iter()
         .map(|&a| if a { computed.next().unwrap_or_else(WindowFrames::silent) } else { WindowFrames::silent() })
+        .collect()
+}
+
+/// The Burn module on a batch of windows.
+fn run_burn<'a>(model: &BasicPitch, windows: impl Iterator<Item = &'a [f32]>, device: &Device) -> Vec<WindowFrames> {
+    let data: Vec<f32> = windows.flat_map(|w| w.iter().copied()).collect();
+    let count = data.len() / WINDOW_SAMPLES;
+    if count == 0 {
+        return Vec::new();
+    }
+    let input = Tensor::<2>::from_data(TensorData::new(data, [count, WINDOW_SAMPLES]), device);
+    let out = model.forward(input);
+    let values = |t: Tensor<3>| t.into_data().try_to_vec::<f32>().unwrap_or_default();
+    let (note, onset, contour) = (values(out.note), values(out.onset), values(out.contour));
+    let per = |v: &[f32], w: usize, bins: usize| {
+        let size = FRAMES_PER_WINDOW * bins;
+        v.get(w * size..(w + 1) * size).map_or_else(|| vec![0.0; size], <[f32]>::to_vec)
+    };
+    (0..count)
+        .map(|w| WindowFrames {
+            note: per(&note, w, NOTE_BINS),
+            onset: per(&onset, w, NOTE_BINS),
+            contour: per(&contour, w, CONTOUR_BINS),
+        })
         .collect()
 }
 

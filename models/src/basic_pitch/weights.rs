@@ -85,6 +85,7 @@ pub fn load_safetensors(bytes: &[u8], device: &Device) -> Result<BasicPitch, Wei
     front.bn_scale = ids.param(tensor(&st, "front.bn_scale", [1], device)?);
     front.bn_shift = ids.param(tensor(&st, "front.bn_shift", [1], device)?);
     Ok(BasicPitch {
+        cpu: zeros.cpu,
         front,
         contour1: conv(&st, &ids, "contour1", &zeros.contour1, device)?,
         contour2: conv(&st, &ids, "contour2", &zeros.contour2, device)?,

@@ -1,0 +1,192 @@
+//! Basic Pitch's forward pass on the CPU with Cadenza's SIMD convolution kernels: the same
+//! arithmetic as the Burn module (spec §2), one window at a time, about an order of magnitude
+//! faster than Burn's generic CPU convolutions on these shapes. The Burn module stays the
+//! reference and the GPU path; `tests/basic_pitch_parity.rs` holds both to onnxruntime.
+
+use super::front::{BINS_PER_OCTAVE, CENTRE_PAD, CQT_BINS, HARMONIC_SHIFTS, LOWPASS_PAD, OCTAVES};
+use super::network::{BasicPitch, Conv};
+use super::stitch::WindowFrames;
+use super::{CONTOUR_BINS, FRAMES_PER_WINDOW, HOP, NOTE_BINS, WINDOW_SAMPLES};
+use crate::kernels::{Conv2d, ConvShape};
+
+/// The model's weights laid out for the CPU kernels.
+#[derive(Debug, Clone)]
+pub struct CpuBasicPitch {
+    /// The 36 real then 36 imaginary top-octave kernels as one 72-channel 1×256 convolution
+    /// per hop (256 at the top octave, halving below).
+    cqt: Vec<Conv2d>,
+    lowpass: Conv2d,
+    sqrt_lengths: Vec<f32>,
+    bn_scale: f32,
+    bn_shift: f32,
+    contour1: Conv2d,
+    contour2: Conv2d,
+    note1: Conv2d,
+    note2: Conv2d,
+    onset1: Conv2d,
+    onset2: Conv2d,
+}
+
+fn values<const D: usize>(tensor: burn::tensor::Tensor<D>) -> Vec<f32> {
+    tensor.into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default()
+}
+
+fn conv(layer: &Conv, column_stride: usize, padding: [usize; 2]) -> Conv2d {
+    let [out_channels, in_channels, kr, kc] = layer.weight.val().dims();
+    let shape = ConvShape { in_channels, out_channels, kernel: [kr, kc], column_stride, padding };
+    Conv2d::new(shape, &values(layer.weight.val()), &values(layer.bias.val()))
+}
+
+impl CpuBasicPitch {
+    /// Copies the weights out of a loaded model (whatever device it lives on).
+    pub fn new(model: &BasicPitch) -> Self {
+        let front = &model.front;
+        let mut kernels = values(front.kernel_real.val());
+        kernels.extend(values(front.kernel_imag.val()));
+        let cqt = (0..OCTAVES)
+            .map(|octave| {
+                let shape = ConvShape {
+                    in_channels: 1,
+                    out_channels: 2 * BINS_PER_OCTAVE,
+                    kernel: [1, 256],
+                    column_stride: HOP >> octave,
+                    padding: [0, 0],
+                };
+                Conv2d::new(shape, &kernels, &[0.0; 2 * BINS_PER_OCTAVE])
+            })
+            .collect();
+        let lowpass_shape =
+            ConvShape { in_channels: 1, out_channels: 1, kernel: [1, 256], column_stride: 2, padding: [0, LOWPASS_PAD] };
+        let scalar = |t| values(t).first().copied().unwrap_or(0.0);
+        Self {
+            cqt,
+            lowpass: Conv2d::new(lowpass_shape, &values(front.lowpass.val()), &[0.0]),
+            sqrt_lengths: values(front.sqrt_lengths.val()),
+            bn_scale: scalar(front.bn_scale.val()),
+            bn_shift: scalar(front.bn_shift.val()),
+            contour1: conv(&model.contour1, 1, [1, 19]),
+            contour2: conv(&model.contour2, 1, [2, 2]),
+            note1: conv(&model.note1, 3, [3, 2]),
+            note2: conv(&model.note2, 1, [3, 1]),
+            onset1: conv(&model.onset1, 3, [2, 1]),
+            onset2: conv(&model.onset2, 1, [1, 1]),
+        }
+    }
+
+    /// One window of 43,844 samples → its posteriorgrams.
+    pub fn forward(&self, window: &[f32]) -> WindowFrames {
+        assert_eq!(window.len(), WINDOW_SAMPLES, "a Basic Pitch window");
+        let frames = FRAMES_PER_WINDOW;
+        let harmonics = harmonic_stack(&self.normalised_cqt(window)); // [8][172][264]
+        let mut contour = self.contour1.forward(&harmonics, frames, CONTOUR_BINS);
+        relu(&mut contour);
+        let mut contour = self.contour2.forward(&contour, frames, CONTOUR_BINS);
+        sigmoid(&mut contour);
+        let mut note_features = self.note1.forward(&contour, frames, CONTOUR_BINS);
+        relu(&mut note_features);
+        let mut note = self.note2.forward(&note_features, frames, NOTE_BINS);
+        sigmoid(&mut note);
+        let mut onset_features = self.onset1.forward(&harmonics, frames, CONTOUR_BINS);
+        relu(&mut onset_features);
+        // The onset head sees the note probabilities first, then its own features.
+        let mut onset_input = note.clone();
+        onset_input.extend_from_slice(&onset_features);
+        let mut onset = self.onset2.forward(&onset_input, frames, NOTE_BINS);
+        sigmoid(&mut onset);
+        WindowFrames { note, onset, contour }
+    }
+
+    /// The constant-Q power of every frame, log-normalised over the window and batch-normed:
+    /// `[172 frames][309 bins]`.
+    fn normalised_cqt(&self, window: &[f32]) -> Vec<f32> {
+        let frames = FRAMES_PER_WINDOW;
+        let mut signal = window.to_vec();
+        // octaves[o] is [72][172]: 36 real then 36 imaginary rows, top octave first.
+        let mut octaves = Vec::with_capacity(OCTAVES);
+        for (octave, kernels) in self.cqt.iter().enumerate() {
+            if octave > 0 {
+                signal = self.lowpass.forward(&signal, 1, signal.len());
+            }
+            let centred = reflect_pad(&signal, CENTRE_PAD);
+            let bins = kernels.forward(&centred, 1, centred.len());
+            debug_assert_eq!(bins.len(), 2 * BINS_PER_OCTAVE * frames);
+            octaves.push(bins);
+        }
+        // Lowest octave first, the top 309 of the 324 bins; |·|² of the length-scaled bins.
+        let first = OCTAVES * BINS_PER_OCTAVE - CQT_BINS;
+        let mut power = vec![0.0f32; frames * CQT_BINS];
+        for (stacked, bin) in (first..OCTAVES * BINS_PER_OCTAVE).enumerate() {
+            let octave = &octaves[OCTAVES - 1 - bin / BINS_PER_OCTAVE];
+            let k = bin % BINS_PER_OCTAVE;
+            let scale = self.sqrt_lengths[stacked];
+            let (real, imag) = (&octave[k * frames..][..frames], &octave[(k + BINS_PER_OCTAVE) * frames..][..frames]);
+            for t in 0..frames {
+                let (re, im) = (real[t] * scale, imag[t] * scale);
+                power[t * CQT_BINS + stacked] = re * re + im * im;
+            }
+        }
+        // 10·log10(P + 1e-10), shifted to start at 0 and scaled to end at 1 over the window.
+        let to_db = 10.0 / std::f32::consts::LN_10;
+        for p in &mut power {
+            *p = (*p + 1e-10).ln() * to_db;
+        }
+        let low = power.iter().copied().fold(f32::INFINITY, f32::min);
+        let high = power.iter().map(|p| p - low).fold(0.0f32, f32::max).max(f32::MIN_POSITIVE);
+        for p in &mut power {
+            *p = (*p - low) / high * self.bn_scale + self.bn_shift;
+        }
+        power
+    }
+}
+
+/// numpy/ONNX "reflect" padding (the edge sample is not repeated).
+fn reflect_pad(x: &[f32], pad: usize) -> Vec<f32> {
+    let n = x.len();
+    let mut out = Vec::with_capacity(n + 2 * pad);
+    out.extend((1..=pad).rev().map(|i| x[i.min(n - 1)]));
+    out.extend_from_slice(x);
+    out.extend((0..pad).map(|i| x[n.saturating_sub(2 + i)]));
+    out
+}
+
+/// `[172][309]` → `[8][172][264]`: each channel the spectrum shifted by a harmonic's bin offset
+/// (zero-filled), cut to the 264 contour bins.
+fn harmonic_stack(x: &[f32]) -> Vec<f32> {
+    let frames = FRAMES_PER_WINDOW;
+    let mut out = vec![0.0f32; HARMONIC_SHIFTS.len() * frames * CONTOUR_BINS];
+    for (c, &shift) in HARMONIC_SHIFTS.iter().enumerate() {
+        for t in 0..frames {
+            let source = &x[t * CQT_BINS..][..CQT_BINS];
+            let target = &mut out[(c * frames + t) * CONTOUR_BINS..][..CONTOUR_BINS];
+            for (f, value) in target.iter_mut().enumerate() {
+                let bin = f as isize + shift;
+                if (0..CQT_BINS as isize).contains(&bin) {
+                    *value = source[bin as usize];
+                }
+            }
+        }
+    }
+    out
+}
+
+fn relu(x: &mut [f32]) {
+    for v in x {
+        *v = v.max(0.0);
+    }
+}
+
+fn sigmoid(x: &mut [f32]) {
+    for v in x {
+        *v = 1.0 / (1.0 + (-*v).exp());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reflect_padding_does_not_repeat_the_edge() {
+        assert_eq!(reflect_pad(&[1.0, 2.0, 3.0, 4.0], 2), vec![3.0, 2.0, 1.0, 2.0, 3.0, 4.0, 3.0, 2.0]);
+    }
+}

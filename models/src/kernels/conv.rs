@@ -1,0 +1,278 @@
+//! Direct 2-D cross-correlation over `[channels][rows][columns]` planes with zero padding, a
+//! stride along columns, and the output channels held in registers.
+//!
+//! Why direct and not im2col + GEMM: Basic Pitch's convolutions have 1–72 output channels, so
+//! an unrolled input would be reused only that many times and copying it costs more than the
+//! arithmetic. Here the input is copied once into stride phases (column `s·q + r` goes to phase
+//! `r`, position `q`), so every tap of every output tile is one contiguous vector load.
+
+use pulp::{Arch, Simd, WithSimd};
+
+/// The widest SIMD vector pulp uses, in f32 lanes: output columns are padded to whole tiles of it.
+const MAX_LANES: usize = 16;
+/// Output-channel tile of the many-channel kernel and its column tiles (8 × 2 accumulators).
+const CHANNEL_TILE: usize = 8;
+const COLUMN_TILES_MANY: usize = 2;
+/// Column tiles of the kernel for a layer whose output channels are not a multiple of 8.
+const COLUMN_TILES_SINGLE: usize = 8;
+
+/// The geometry of one convolution layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvShape {
+    pub in_channels: usize,
+    pub out_channels: usize,
+    /// Kernel rows × columns.
+    pub kernel: [usize; 2],
+    /// Stride along columns (rows always advance by 1).
+    pub column_stride: usize,
+    /// Zero padding before and after, rows then columns.
+    pub padding: [usize; 2],
+}
+
+impl ConvShape {
+    /// Output rows and columns for an input of `rows × columns`.
+    pub fn output_size(&self, rows: usize, columns: usize) -> [usize; 2] {
+        let [kr, kc] = self.kernel;
+        let [pr, pc] = self.padding;
+        [(rows + 2 * pr).saturating_sub(kr - 1), (columns + 2 * pc).saturating_sub(kc) / self.column_stride + 1]
+    }
+}
+
+/// A convolution with its weights laid out for the kernel.
+#[derive(Debug, Clone)]
+pub struct Conv2d {
+    shape: ConvShape,
+    /// `[out tile][in][kernel row][kernel column][out within tile]`.
+    weights: Vec<f32>,
+    bias: Vec<f32>,
+    channel_tile: usize,
+}
+
+impl Conv2d {
+    /// `weight` is `[out][in][kernel rows][kernel columns]` (PyTorch/ONNX/Burn order), `bias` `[out]`.
+    pub fn new(shape: ConvShape, weight: &[f32], bias: &[f32]) -> Self {
+        let ConvShape { in_channels, out_channels, kernel: [kr, kc], .. } = shape;
+        assert!(shape.column_stride >= 1 && kr >= 1 && kc >= 1, "a convolution needs a kernel and a stride");
+        assert_eq!(weight.len(), out_channels * in_channels * kr * kc, "weight size");
+        assert_eq!(bias.len(), out_channels, "bias size");
+        let channel_tile = if out_channels % CHANNEL_TILE == 0 { CHANNEL_TILE } else { 1 };
+        let taps = in_channels * kr * kc;
+        let mut weights = Vec::with_capacity(weight.len());
+        for tile in 0..out_channels / channel_tile {
+            for tap in 0..taps {
+                for o in 0..channel_tile {
+                    weights.push(weight[(tile * channel_tile + o) * taps + tap]);
+                }
+            }
+        }
+        Self { shape, weights, bias: bias.to_vec(), channel_tile }
+    }
+
+    pub fn shape(&self) -> ConvShape {
+        self.shape
+    }
+
+    /// `input` is `[in][rows][columns]`; returns `[out][out rows][out columns]`.
+    pub fn forward(&self, input: &[f32], rows: usize, columns: usize) -> Vec<f32> {
+        assert_eq!(input.len(), self.shape.in_channels * rows * columns, "input size");
+        let [out_rows, out_columns] = self.shape.output_size(rows, columns);
+        let column_tiles = if self.channel_tile == CHANNEL_TILE { COLUMN_TILES_MANY } else { COLUMN_TILES_SINGLE };
+        let unit = MAX_LANES * column_tiles;
+        let phases = Phases::new(&self.shape, input, rows, columns, out_columns.div_ceil(unit) * unit);
+        let padded_columns = phases.out_columns;
+        let mut padded = vec![0.0f32; self.shape.out_channels * out_rows * padded_columns];
+        Arch::new().dispatch(Kernel { conv: self, phases: &phases, out_rows, output: &mut padded });
+        // Drop the columns computed only to fill whole tiles.
+        let mut out = Vec::with_capacity(self.shape.out_channels * out_rows * out_columns);
+        for row in padded.chunks_exact(padded_columns) {
+            out.extend_from_slice(&row[..out_columns]);
+        }
+        out
+    }
+}
+
+/// The padded input split by column phase: `[in][phase][padded row][position]`.
+struct Phases {
+    data: Vec<f32>,
+    stride: usize,
+    rows: usize,
+    positions: usize,
+    /// Output columns rounded up to whole tiles.
+    out_columns: usize,
+}
+
+impl Phases {
+    /// `out_columns` is already rounded up to whole tiles.
+    fn new(shape: &ConvShape, input: &[f32], rows: usize, columns: usize, out_columns: usize) -> Self {
+        let stride = shape.column_stride;
+        let [pr, pc] = shape.padding;
+        let [kr, kc] = shape.kernel;
+        // Every tap of every (padded) output column must land inside its phase row.
+        let positions = out_columns + (kc - 1) / stride + 1;
+        let padded_rows = rows + 2 * pr;
+        debug_assert!(padded_rows + 1 >= kr);
+        let mut data = vec![0.0f32; shape.in_channels * stride * padded_rows * positions];
+        for c in 0..shape.in_channels {
+            for row in 0..rows {
+                let source = &input[(c * rows + row) * columns..][..columns];
+                for (column, &value) in source.iter().enumerate() {
+                    let padded = column + pc;
+                    let (q, r) = (padded / stride, padded % stride);
+                    if q < positions {
+                        data[((c * stride + r) * padded_rows + row + pr) * positions + q] = value;
+                    }
+                }
+            }
+        }
+        Self { data, stride, rows: padded_rows, positions, out_columns }
+    }
+
+    /// Start of phase `r` of channel `c` at padded row `row`.
+    fn row_start(&self, c: usize, r: usize, row: usize) -> usize {
+        ((c * self.stride + r) * self.rows + row) * self.positions
+    }
+}
+
+struct Kernel<'a> {
+    conv: &'a Conv2d,
+    phases: &'a Phases,
+    out_rows: usize,
+    output: &'a mut [f32],
+}
+
+impl WithSimd for Kernel<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) {
+        if self.conv.channel_tile == CHANNEL_TILE {
+            tiles::<S, CHANNEL_TILE, COLUMN_TILES_MANY>(simd, self);
+        } else {
+            tiles::<S, 1, COLUMN_TILES_SINGLE>(simd, self);
+        }
+    }
+}
+
+/// Loads `S::F32_LANES` floats from `values[at..]`.
+#[inline(always)]
+fn load<S: Simd>(values: &[f32], at: usize) -> S::f32s {
+    bytemuck::pod_read_unaligned(bytemuck::cast_slice(&values[at..at + S::F32_LANES]))
+}
+
+#[inline(always)]
+fn tiles<S: Simd, const OB: usize, const FB: usize>(simd: S, k: Kernel<'_>) {
+    let Kernel { conv, phases, out_rows, output } = k;
+    let ConvShape { in_channels, out_channels, kernel: [kr, kc], column_stride: stride, .. } = conv.shape;
+    let lanes = S::F32_LANES;
+    let width = FB * lanes;
+    let out_columns = phases.out_columns;
+    let taps = in_channels * kr * kc;
+    for tile in 0..out_channels / OB {
+        let weights = &conv.weights[tile * taps * OB..][..taps * OB];
+        for row in 0..out_rows {
+            for first in (0..out_columns).step_by(width) {
+                let mut acc = [[simd.splat_f32s(0.0); FB]; OB];
+                for (o, acc) in acc.iter_mut().enumerate() {
+                    *acc = [simd.splat_f32s(conv.bias[tile * OB + o]); FB];
+                }
+                let mut w = 0;
+                for c in 0..in_channels {
+                    for dr in 0..kr {
+                        for dc in 0..kc {
+                            let start = phases.row_start(c, dc % stride, row + dr) + first + dc / stride;
+                            let mut x = [simd.splat_f32s(0.0); FB];
+                            for (b, x) in x.iter_mut().enumerate() {
+                                *x = load::<S>(&phases.data, start + b * lanes);
+                            }
+                            for (o, acc) in acc.iter_mut().enumerate() {
+                                let weight = simd.splat_f32s(weights[w + o]);
+                                for b in 0..FB {
+                                    acc[b] = simd.mul_add_f32s(weight, x[b], acc[b]);
+                                }
+                            }
+                            w += OB;
+                        }
+                    }
+                }
+                for (o, acc) in acc.iter().enumerate() {
+                    let base = ((tile * OB + o) * out_rows + row) * out_columns + first;
+                    for (b, value) in acc.iter().enumerate() {
+                        let target = &mut output[base + b * lanes..base + (b + 1) * lanes];
+                        target.copy_from_slice(bytemuck::cast_slice(std::slice::from_ref(value)));
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The textbook definition, for comparison.
+    fn naive(shape: &ConvShape, weight: &[f32], bias: &[f32], x: &[f32], rows: usize, columns: usize) -> Vec<f32> {
+        let [out_rows, out_columns] = shape.output_size(rows, columns);
+        let [kr, kc] = shape.kernel;
+        let [pr, pc] = shape.padding;
+        let mut y = vec![0.0f32; shape.out_channels * out_rows * out_columns];
+        for o in 0..shape.out_channels {
+            for r in 0..out_rows {
+                for q in 0..out_columns {
+                    let mut sum = f64::from(bias[o]);
+                    for c in 0..shape.in_channels {
+                        for dr in 0..kr {
+                            for dc in 0..kc {
+                                let (ir, ic) = ((r + dr) as isize - pr as isize, (q * shape.column_stride + dc) as isize - pc as isize);
+                                if ir >= 0 && ic >= 0 && (ir as usize) < rows && (ic as usize) < columns {
+                                    let wv = weight[((o * shape.in_channels + c) * kr + dr) * kc + dc];
+                                    sum += f64::from(wv) * f64::from(x[(c * rows + ir as usize) * columns + ic as usize]);
+                                }
+                            }
+                        }
+                    }
+                    y[(o * out_rows + r) * out_columns + q] = sum as f32;
+                }
+            }
+        }
+        y
+    }
+
+    fn pseudo_random(n: usize, seed: u32) -> Vec<f32> {
+        let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+        (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                (state % 2000) as f32 / 1000.0 - 1.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn matches_the_definition_for_every_layer_shape_basic_pitch_uses() {
+        let cases = [
+            (ConvShape { in_channels: 8, out_channels: 8, kernel: [3, 39], column_stride: 1, padding: [1, 19] }, 9, 70),
+            (ConvShape { in_channels: 8, out_channels: 1, kernel: [5, 5], column_stride: 1, padding: [2, 2] }, 7, 40),
+            (ConvShape { in_channels: 1, out_channels: 32, kernel: [7, 7], column_stride: 3, padding: [3, 2] }, 8, 45),
+            (ConvShape { in_channels: 32, out_channels: 1, kernel: [7, 3], column_stride: 1, padding: [3, 1] }, 8, 15),
+            (ConvShape { in_channels: 8, out_channels: 32, kernel: [5, 5], column_stride: 3, padding: [2, 1] }, 6, 45),
+            (ConvShape { in_channels: 33, out_channels: 1, kernel: [3, 3], column_stride: 1, padding: [1, 1] }, 5, 15),
+            // The constant-Q kernels (one row, 256 taps at a hop) and the decimating low-pass.
+            (ConvShape { in_channels: 1, out_channels: 72, kernel: [1, 256], column_stride: 64, padding: [0, 0] }, 1, 1500),
+            (ConvShape { in_channels: 1, out_channels: 1, kernel: [1, 256], column_stride: 2, padding: [0, 127] }, 1, 700),
+        ];
+        for (i, (shape, rows, columns)) in cases.into_iter().enumerate() {
+            let [kr, kc] = shape.kernel;
+            let weight = pseudo_random(shape.out_channels * shape.in_channels * kr * kc, i as u32);
+            let bias = pseudo_random(shape.out_channels, 100 + i as u32);
+            let x = pseudo_random(shape.in_channels * rows * columns, 200 + i as u32);
+            let expected = naive(&shape, &weight, &bias, &x, rows, columns);
+            let got = Conv2d::new(shape, &weight, &bias).forward(&x, rows, columns);
+            assert_eq!(got.len(), expected.len(), "case {i}: size");
+            let worst = got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            assert!(worst < 1e-4, "case {i}: max difference {worst}");
+        }
+    }
+}
