@@ -190,7 +190,7 @@ impl AudioStream {
 
 /// rubato's FFT resampler fed piece by piece: its start-up delay is trimmed and the end is
 /// flushed, so the output lines up with the input and has ⌈length · ratio⌉ samples.
-struct StreamResampler {
+pub(crate) struct StreamResampler {
     inner: Fft<f32>,
     pending: Vec<f32>,
     to_trim: usize,
@@ -200,7 +200,7 @@ struct StreamResampler {
 }
 
 impl StreamResampler {
-    fn new(from: u32, to: u32) -> Result<Self, String> {
+    pub(crate) fn new(from: u32, to: u32) -> Result<Self, String> {
         let inner =
             Fft::<f32>::new(from as usize, to as usize, 1024, 1, FixedSync::Input).map_err(|e| e.to_string())?;
         let to_trim = inner.output_delay();
@@ -214,7 +214,7 @@ impl StreamResampler {
         })
     }
 
-    fn push(&mut self, samples: &[f32]) -> Result<Vec<f32>, String> {
+    pub(crate) fn push(&mut self, samples: &[f32]) -> Result<Vec<f32>, String> {
         self.pending.extend_from_slice(samples);
         let mut out = Vec::new();
         loop {
@@ -227,7 +227,7 @@ impl StreamResampler {
         Ok(out)
     }
 
-    fn finish(&mut self) -> Result<Vec<f32>, String> {
+    pub(crate) fn finish(&mut self) -> Result<Vec<f32>, String> {
         let expected = (self.ratio * (self.consumed + self.pending.len()) as f64).ceil() as usize;
         let mut out = Vec::new();
         let partial = self.pending.len();

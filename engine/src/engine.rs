@@ -229,6 +229,9 @@ pub enum Event {
         meter: Arc<RecordingMeter>,
     },
     RecordingStopped,
+    /// Notes transcribed live from the take being recorded.
+    #[cfg(feature = "ml")]
+    LiveNotes(crate::live_transcription::LiveNotes),
     /// The input level meter opened (`Some`) or closed (`None`).
     InputMonitor(Option<Arc<RecordingMeter>>),
     ProjectSaved {
@@ -385,6 +388,9 @@ struct EngineThread {
     record_pass: u64,
     /// The input meter to reopen after a take (its device, `None` = default).
     resume_monitor: Option<Option<String>>,
+    /// The live transcription of the take being recorded, and the take's name.
+    #[cfg(feature = "ml")]
+    live: Option<(crate::live_transcription::LiveTranscription, String)>,
 }
 
 impl EngineThread {
@@ -412,6 +418,8 @@ impl EngineThread {
             recovery: None,
             record_pass: 0,
             resume_monitor: None,
+            #[cfg(feature = "ml")]
+            live: None,
         }
     }
 

@@ -9,6 +9,8 @@ pub mod fsutil;
 pub mod gm;
 pub mod history;
 pub mod jobs;
+#[cfg(feature = "ml")]
+pub mod live_transcription;
 pub mod midi;
 pub mod playback;
 pub mod project;

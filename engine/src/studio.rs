@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
 use crate::devices::midi::{KeyboardMessage, MidiIn, MidiOut, MidiPorts, list_ports};
-use crate::devices::recorder::{Recording, RecordingMeter, list_inputs};
+use crate::devices::recorder::{AudioBlock, Recording, RecordingMeter, list_inputs};
 use crate::playback::{
     AudioOutput, LIVE_CHANNEL, LiveMessage, OutputChoice, OutputReport, Player, PlayerStatus, TransportSettings,
     start_output,
@@ -296,12 +296,18 @@ impl Studio {
         self.monitor.as_ref().map(|(device, _)| device.clone())
     }
 
+    /// Where a take started now would begin.
+    pub fn playhead_tick(&self) -> u64 {
+        self.player.status().position_tick()
+    }
+
     /// Starts recording audio into `folder` from the current playhead, with the song playing.
     pub fn start_take(
         &mut self,
         device: Option<&str>,
         folder: &Path,
         name: &str,
+        listener: Option<Sender<AudioBlock>>,
     ) -> Result<Arc<RecordingMeter>, String> {
         if self.take.is_some() {
             return Err("already recording".into());
@@ -309,7 +315,7 @@ impl Studio {
         let file = folder.join(format!("{name}.wav"));
         // The device is opened once: the meter hands it over to the take.
         self.monitor = None;
-        let recording = Recording::start(device, Some(&file), None).map_err(|e| e.to_string())?;
+        let recording = Recording::start(device, Some(&file), listener).map_err(|e| e.to_string())?;
         let meter = Arc::clone(&recording.meter);
         let start_tick = self.player.status().position_tick();
         self.take = Some(TakeInProgress { recording, start_tick, file });

@@ -21,7 +21,7 @@ use anyhow::{Result, anyhow};
 use cadenza_engine::devices::recorder::RecordingMeter;
 use cadenza_engine::playback::TransportSettings;
 use cadenza_engine::project::{self, Take};
-use cadenza_engine::song::Song;
+use cadenza_engine::song::{Song, Track};
 use cadenza_engine::studio::DeviceList;
 use cadenza_engine::{Command, Edit, Engine, EngineConfig, EngineHandle, Event, GestureId, JobId, JobOutput};
 use eframe::egui;
@@ -69,6 +69,22 @@ pub struct LiveTake {
     pub path: PathBuf,
     pub meter: Arc<RecordingMeter>,
     pub start_tick: u64,
+    /// Notes transcribed from it so far: final ones, and the ones still sounding.
+    pub live: LiveNotesView,
+}
+
+/// The live transcription of a take, drawn over the roll while it records (as tracks, so the
+/// roll draws them as it draws any notes).
+#[derive(Debug, Clone)]
+pub struct LiveNotesView {
+    pub committed: Track,
+    pub provisional: Track,
+}
+
+impl Default for LiveNotesView {
+    fn default() -> Self {
+        Self { committed: Track::new("live", 0, 0), provisional: Track::new("live (sounding)", 0, 0) }
+    }
 }
 
 pub struct CadenzaApp {
@@ -322,7 +338,16 @@ impl CadenzaApp {
             }
             Event::RecordingStarted { path, meter } => {
                 let start_tick = self.engine.player().position_tick();
-                self.recording = Some(LiveTake { path, meter, start_tick });
+                self.recording = Some(LiveTake { path, meter, start_tick, live: LiveNotesView::default() });
+            }
+            Event::LiveNotes(notes) => {
+                if let Some(take) = self.recording.as_mut() {
+                    for note in notes.committed {
+                        take.live.committed.insert_note(note);
+                    }
+                    take.live.provisional.notes = notes.provisional;
+                    take.live.provisional.notes.sort();
+                }
             }
             Event::RecordingStopped => self.recording = None,
             Event::InputMonitor(meter) => self.input_meter = meter,
@@ -418,6 +443,7 @@ impl CadenzaApp {
                 playhead,
                 playing,
                 loop_ticks: self.transport.loop_ticks,
+                live: self.recording.as_ref().map(|take| &take.live),
             };
             actions = self.roll.show(ui, &input);
         });

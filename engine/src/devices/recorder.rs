@@ -26,6 +26,39 @@ pub enum RecordError {
     Write { path: PathBuf, reason: String },
 }
 
+/// An input named `file:PATH` plays a WAV file at real-time pace as if it were a microphone:
+/// the whole recording path (file written as captured, meter, live transcription) runs on
+/// machines without one, in tests and demos. `CADENZA_AUDIO_INPUT=PATH` makes it the default.
+pub const FILE_INPUT_PREFIX: &str = "file:";
+pub const FILE_INPUT_ENV: &str = "CADENZA_AUDIO_INPUT";
+
+/// The WAV file's samples, handed out no faster than it would play.
+fn file_input(path: &Path) -> Result<(impl Iterator<Item = f32> + Send + 'static, u32, u16), RecordError> {
+    let unreadable = |e: &dyn std::fmt::Display| RecordError::NoInput(format!("{}: {e}", path.display()));
+    let mut reader = hound::WavReader::open(path).map_err(|e| unreadable(&e))?;
+    let spec = reader.spec();
+    let samples: Vec<f32> = match spec.sample_format {
+        hound::SampleFormat::Float => reader.samples::<f32>().collect::<Result<_, _>>(),
+        hound::SampleFormat::Int => {
+            let scale = 1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
+            reader.samples::<i32>().map(|s| s.map(|v| v as f32 * scale)).collect::<Result<_, _>>()
+        }
+    }
+    .map_err(|e| unreadable(&e))?;
+    let per_second = f64::from(spec.sample_rate.max(1)) * f64::from(spec.channels.max(1));
+    let started = std::time::Instant::now();
+    let paced = samples.into_iter().enumerate().map(move |(i, sample)| {
+        if i % 256 == 0 {
+            let due = std::time::Duration::from_secs_f64(i as f64 / per_second);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+        sample
+    });
+    Ok((paced, spec.sample_rate, spec.channels))
+}
+
 /// A block of captured audio for listeners, interleaved.
 #[derive(Debug, Clone)]
 pub struct AudioBlock {
@@ -103,6 +136,11 @@ impl Recording {
         path: Option<&Path>,
         listener: Option<Sender<AudioBlock>>,
     ) -> Result<Self, RecordError> {
+        let from_env = std::env::var(FILE_INPUT_ENV).ok().map(|p| format!("{FILE_INPUT_PREFIX}{p}"));
+        if let Some(file) = device.or(from_env.as_deref()).and_then(|d| d.strip_prefix(FILE_INPUT_PREFIX)) {
+            let (samples, rate, channels) = file_input(Path::new(file))?;
+            return Self::from_samples(samples, rate, channels, path, listener);
+        }
         let builder = rodio::microphone::MicrophoneBuilder::new();
         let builder = match device {
             None => builder.default_device().map_err(|e| RecordError::NoInput(error_chain(&e)))?,

@@ -7,6 +7,9 @@ use super::{EngineThread, Event};
 use crate::history::GestureId;
 use crate::jobs::{Job, JobId, JobOutput};
 use crate::project::{self, ProjectData, Take};
+use crossbeam_channel::Sender;
+
+use crate::devices::recorder::AudioBlock;
 use crate::song::{Song, Track};
 use crate::studio::KeyboardInput;
 
@@ -216,20 +219,80 @@ impl EngineThread {
             .map(|n| format!("take-{n:03}"))
             .find(|n| !root.join(project::TAKES_DIR).join(format!("{n}.wav")).exists());
         let name = name.unwrap_or_else(|| format!("take-{number:03}"));
-        match self.studio.start_take(device, &root.join(project::TAKES_DIR), &name) {
+        let listener = self.start_live_transcription(&name);
+        match self.studio.start_take(device, &root.join(project::TAKES_DIR), &name, listener) {
             Ok(meter) => {
                 let path = root.join(project::TAKES_DIR).join(format!("{name}.wav"));
                 self.resume_monitor = monitoring.then(|| device.map(str::to_string));
                 self.emit(Event::InputMonitor(None));
                 self.emit(Event::RecordingStarted { path, meter });
             }
-            Err(err) => self.emit(Event::CommandFailed(format!("cannot record: {err}"))),
+            Err(err) => {
+                self.finish_live_transcription();
+                self.emit(Event::CommandFailed(format!("cannot record: {err}")));
+            }
         }
+    }
+
+    /// Starts transcribing the take as it records; the recorder's listener.
+    #[cfg(feature = "ml")]
+    fn start_live_transcription(&mut self, take: &str) -> Option<Sender<AudioBlock>> {
+        use crate::live_transcription::{LivePlacement, LiveTranscription};
+        use crate::timing::TempoMap;
+        let tempo = TempoMap::for_song(&self.song);
+        let offset_seconds = tempo.tick_to_seconds(self.studio.playhead_tick());
+        let placement = LivePlacement { tempo, offset_seconds };
+        let (updates, notices) = (self.events.clone(), self.events.clone());
+        let (live, listener) = LiveTranscription::start(
+            self.ml_device(),
+            placement,
+            move |notes| drop(updates.send(Event::LiveNotes(notes))),
+            move |text| drop(notices.send(Event::Notice(text))),
+        );
+        self.live = Some((live, take.to_string()));
+        Some(listener)
+    }
+
+    #[cfg(not(feature = "ml"))]
+    fn start_live_transcription(&mut self, _take: &str) -> Option<Sender<AudioBlock>> {
+        None
+    }
+
+    /// Waits for the live transcription of the take that just stopped and puts its notes in a
+    /// new track (one undo step).
+    #[cfg(feature = "ml")]
+    fn finish_live_transcription(&mut self) {
+        let Some((live, take)) = self.live.take() else { return };
+        let notes = live.finish();
+        if notes.is_empty() {
+            return;
+        }
+        let mut track = Track::new(format!("{take} (live)"), 0, self.free_channel());
+        for note in notes {
+            track.insert_note(note);
+        }
+        let edit = crate::edit::Edit::AddTrack { index: self.song.tracks.len(), track };
+        let result = self.history.apply(Arc::make_mut(&mut self.song), edit);
+        self.after_edit(result.map(|_| true));
+    }
+
+    #[cfg(not(feature = "ml"))]
+    fn finish_live_transcription(&mut self) {}
+
+    /// The lowest melodic channel no track uses (channel 0 when all are taken).
+    fn free_channel(&self) -> u8 {
+        (0..16u8)
+            .filter(|&c| c != crate::song::DRUM_CHANNEL)
+            .find(|c| self.song.tracks.iter().all(|t| t.channel != *c))
+            .unwrap_or(0)
     }
 
     pub(super) fn stop_record_audio(&mut self) {
         let root = self.takes_root();
-        match self.studio.stop_take(&root) {
+        let stopped = self.studio.stop_take(&root);
+        // The recorder has stopped: the live notes are complete.
+        self.finish_live_transcription();
+        match stopped {
             None => return,
             Some(Ok(take)) => {
                 self.takes.push(take);

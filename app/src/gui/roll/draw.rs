@@ -98,6 +98,13 @@ pub fn roll(
         );
         gesture_preview(&clip, view, editor, hover, colour, selection_stroke);
     }
+    if let Some(live) = input.live {
+        // Live transcription: final notes solid, notes still sounding paler, both in the
+        // record colour so they read as "being heard", not as the edited track.
+        let record = Color32::from_rgb(235, 87, 87);
+        notes(&clip, view, &live.committed, |_| record, None, true);
+        notes(&clip, view, &live.provisional, |_| record.gamma_multiply(0.45), None, true);
+    }
     ruler(painter, view, input, line);
     keyboard(painter, view, low, high);
 }

@@ -43,6 +43,8 @@ pub struct RollInput<'a> {
     pub playhead: u64,
     pub playing: bool,
     pub loop_ticks: Option<(u64, u64)>,
+    /// Notes being transcribed from the take that is recording.
+    pub live: Option<&'a super::LiveNotesView>,
 }
 
 /// Keeps a horizontal zoom (pixels per tick) within the limits per quarter note.
