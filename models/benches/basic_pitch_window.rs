@@ -14,7 +14,8 @@ use std::time::Instant;
 use burn::tensor::{Device, Tensor, TensorData};
 use cadenza_models::basic_pitch::{BasicPitch, WINDOW_SAMPLES};
 
-const RUNS: usize = 10;
+/// Runs timed after two warm-ups; the median is reported (this kind of machine is noisy).
+const RUNS: usize = 30;
 
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));

@@ -17,7 +17,7 @@ sess = ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
 t = np.arange(43844, dtype=np.float32) / 22050
 x = (0.2 * np.sin(t * 440 * 2 * np.pi) + 0.1 * np.sin(t * 659.3 * 2 * np.pi)).astype(np.float32)[None, :, None]
 times = []
-for run in range(12):
+for run in range(32):
     start = time.perf_counter()
     sess.run(None, {"serving_default_input_2:0": x})
     if run >= 2:

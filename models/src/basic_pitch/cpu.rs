@@ -7,7 +7,9 @@ use super::front::{BINS_PER_OCTAVE, CENTRE_PAD, CQT_BINS, HARMONIC_SHIFTS, LOWPA
 use super::network::{BasicPitch, Conv};
 use super::stitch::WindowFrames;
 use super::{CONTOUR_BINS, FRAMES_PER_WINDOW, HOP, NOTE_BINS, WINDOW_SAMPLES};
-use crate::kernels::{Conv2d, ConvShape};
+use std::cell::RefCell;
+
+use crate::kernels::{Conv2d, ConvScratch, ConvShape};
 
 /// The model's weights laid out for the CPU kernels.
 #[derive(Debug, Clone)]
@@ -75,46 +77,58 @@ impl CpuBasicPitch {
 
     /// One window of 43,844 samples → its posteriorgrams.
     pub fn forward(&self, window: &[f32]) -> WindowFrames {
+        WORKSPACE.with_borrow_mut(|ws| self.forward_with(window, ws))
+    }
+
+    fn forward_with(&self, window: &[f32], ws: &mut Workspace) -> WindowFrames {
         assert_eq!(window.len(), WINDOW_SAMPLES, "a Basic Pitch window");
         let frames = FRAMES_PER_WINDOW;
-        let harmonics = harmonic_stack(&self.normalised_cqt(window)); // [8][172][264]
-        let mut contour = self.contour1.forward(&harmonics, frames, CONTOUR_BINS);
-        relu(&mut contour);
-        let mut contour = self.contour2.forward(&contour, frames, CONTOUR_BINS);
+        self.normalised_cqt(window, ws);
+        harmonic_stack(&ws.cqt, &mut ws.harmonics); // [8][172][264]
+        let Workspace { conv, harmonics, features, onset_input, .. } = ws;
+        let (mut contour, mut note, mut onset) = (Vec::new(), Vec::new(), Vec::new());
+        self.contour1.forward_into(harmonics, frames, CONTOUR_BINS, conv, features);
+        relu(features);
+        self.contour2.forward_into(features, frames, CONTOUR_BINS, conv, &mut contour);
         sigmoid(&mut contour);
-        let mut note_features = self.note1.forward(&contour, frames, CONTOUR_BINS);
-        relu(&mut note_features);
-        let mut note = self.note2.forward(&note_features, frames, NOTE_BINS);
+        self.note1.forward_into(&contour, frames, CONTOUR_BINS, conv, features);
+        relu(features);
+        self.note2.forward_into(features, frames, NOTE_BINS, conv, &mut note);
         sigmoid(&mut note);
-        let mut onset_features = self.onset1.forward(&harmonics, frames, CONTOUR_BINS);
-        relu(&mut onset_features);
+        self.onset1.forward_into(harmonics, frames, CONTOUR_BINS, conv, features);
+        relu(features);
         // The onset head sees the note probabilities first, then its own features.
-        let mut onset_input = note.clone();
-        onset_input.extend_from_slice(&onset_features);
-        let mut onset = self.onset2.forward(&onset_input, frames, NOTE_BINS);
+        onset_input.clear();
+        onset_input.extend_from_slice(&note);
+        onset_input.extend_from_slice(features);
+        self.onset2.forward_into(onset_input, frames, NOTE_BINS, conv, &mut onset);
         sigmoid(&mut onset);
         WindowFrames { note, onset, contour }
     }
 
-    /// The constant-Q power of every frame, log-normalised over the window and batch-normed:
-    /// `[172 frames][309 bins]`.
-    fn normalised_cqt(&self, window: &[f32]) -> Vec<f32> {
+    /// The constant-Q power of every frame, log-normalised over the window and batch-normed,
+    /// into `ws.cqt`: `[172 frames][309 bins]`.
+    fn normalised_cqt(&self, window: &[f32], ws: &mut Workspace) {
         let frames = FRAMES_PER_WINDOW;
-        let mut signal = window.to_vec();
+        let Workspace { conv, signal, centred, octaves, cqt, .. } = ws;
+        signal.clear();
+        signal.extend_from_slice(window);
         // octaves[o] is [72][172]: 36 real then 36 imaginary rows, top octave first.
-        let mut octaves = Vec::with_capacity(OCTAVES);
-        for (octave, kernels) in self.cqt.iter().enumerate() {
+        octaves.resize_with(OCTAVES, Vec::new);
+        for (octave, (kernels, bins)) in self.cqt.iter().zip(octaves.iter_mut()).enumerate() {
             if octave > 0 {
-                signal = self.lowpass.forward(&signal, 1, signal.len());
+                // Low-pass and halve into `centred`, then make that the signal.
+                self.lowpass.forward_into(signal, 1, signal.len(), conv, centred);
+                std::mem::swap(signal, centred);
             }
-            let centred = reflect_pad(&signal, CENTRE_PAD);
-            let bins = kernels.forward(&centred, 1, centred.len());
+            reflect_pad(signal, CENTRE_PAD, centred);
+            kernels.forward_into(centred, 1, centred.len(), conv, bins);
             debug_assert_eq!(bins.len(), 2 * BINS_PER_OCTAVE * frames);
-            octaves.push(bins);
         }
         // Lowest octave first, the top 309 of the 324 bins; |·|² of the length-scaled bins.
         let first = OCTAVES * BINS_PER_OCTAVE - CQT_BINS;
-        let mut power = vec![0.0f32; frames * CQT_BINS];
+        cqt.clear();
+        cqt.resize(frames * CQT_BINS, 0.0);
         for (stacked, bin) in (first..OCTAVES * BINS_PER_OCTAVE).enumerate() {
             let octave = &octaves[OCTAVES - 1 - bin / BINS_PER_OCTAVE];
             let k = bin % BINS_PER_OCTAVE;
@@ -122,51 +136,66 @@ impl CpuBasicPitch {
             let (real, imag) = (&octave[k * frames..][..frames], &octave[(k + BINS_PER_OCTAVE) * frames..][..frames]);
             for t in 0..frames {
                 let (re, im) = (real[t] * scale, imag[t] * scale);
-                power[t * CQT_BINS + stacked] = re * re + im * im;
+                cqt[t * CQT_BINS + stacked] = re * re + im * im;
             }
         }
         // 10·log10(P + 1e-10), shifted to start at 0 and scaled to end at 1 over the window.
         let to_db = 10.0 / std::f32::consts::LN_10;
-        for p in &mut power {
+        for p in cqt.iter_mut() {
             *p = (*p + 1e-10).ln() * to_db;
         }
-        let low = power.iter().copied().fold(f32::INFINITY, f32::min);
-        let high = power.iter().map(|p| p - low).fold(0.0f32, f32::max).max(f32::MIN_POSITIVE);
-        for p in &mut power {
+        let low = cqt.iter().copied().fold(f32::INFINITY, f32::min);
+        let high = cqt.iter().map(|p| p - low).fold(0.0f32, f32::max).max(f32::MIN_POSITIVE);
+        for p in cqt.iter_mut() {
             *p = (*p - low) / high * self.bn_scale + self.bn_shift;
         }
-        power
     }
 }
 
+/// Working memory of one forward pass, kept per thread from window to window: a pass touches
+/// about 10 MB, and fresh allocations of that size cost page faults on every window.
+#[derive(Debug, Default)]
+struct Workspace {
+    conv: ConvScratch,
+    signal: Vec<f32>,
+    centred: Vec<f32>,
+    octaves: Vec<Vec<f32>>,
+    cqt: Vec<f32>,
+    harmonics: Vec<f32>,
+    features: Vec<f32>,
+    onset_input: Vec<f32>,
+}
+
+thread_local! {
+    static WORKSPACE: RefCell<Workspace> = RefCell::default();
+}
+
 /// numpy/ONNX "reflect" padding (the edge sample is not repeated).
-fn reflect_pad(x: &[f32], pad: usize) -> Vec<f32> {
+fn reflect_pad(x: &[f32], pad: usize, out: &mut Vec<f32>) {
     let n = x.len();
-    let mut out = Vec::with_capacity(n + 2 * pad);
+    out.clear();
     out.extend((1..=pad).rev().map(|i| x[i.min(n - 1)]));
     out.extend_from_slice(x);
     out.extend((0..pad).map(|i| x[n.saturating_sub(2 + i)]));
-    out
 }
 
 /// `[172][309]` → `[8][172][264]`: each channel the spectrum shifted by a harmonic's bin offset
 /// (zero-filled), cut to the 264 contour bins.
-fn harmonic_stack(x: &[f32]) -> Vec<f32> {
+fn harmonic_stack(x: &[f32], out: &mut Vec<f32>) {
     let frames = FRAMES_PER_WINDOW;
-    let mut out = vec![0.0f32; HARMONIC_SHIFTS.len() * frames * CONTOUR_BINS];
+    out.clear();
+    out.resize(HARMONIC_SHIFTS.len() * frames * CONTOUR_BINS, 0.0);
     for (c, &shift) in HARMONIC_SHIFTS.iter().enumerate() {
+        // Contour bin f holds CQT bin f + shift where that exists.
+        let first = shift.unsigned_abs() * usize::from(shift < 0);
+        let last = (CQT_BINS as isize - shift).clamp(0, CONTOUR_BINS as isize) as usize;
         for t in 0..frames {
             let source = &x[t * CQT_BINS..][..CQT_BINS];
             let target = &mut out[(c * frames + t) * CONTOUR_BINS..][..CONTOUR_BINS];
-            for (f, value) in target.iter_mut().enumerate() {
-                let bin = f as isize + shift;
-                if (0..CQT_BINS as isize).contains(&bin) {
-                    *value = source[bin as usize];
-                }
-            }
+            let from = (first as isize + shift) as usize;
+            target[first..last].copy_from_slice(&source[from..from + (last - first)]);
         }
     }
-    out
 }
 
 fn relu(x: &mut [f32]) {
@@ -187,6 +216,8 @@ mod tests {
 
     #[test]
     fn reflect_padding_does_not_repeat_the_edge() {
-        assert_eq!(reflect_pad(&[1.0, 2.0, 3.0, 4.0], 2), vec![3.0, 2.0, 1.0, 2.0, 3.0, 4.0, 3.0, 2.0]);
+        let mut out = Vec::new();
+        reflect_pad(&[1.0, 2.0, 3.0, 4.0], 2, &mut out);
+        assert_eq!(out, vec![3.0, 2.0, 1.0, 2.0, 3.0, 4.0, 3.0, 2.0]);
     }
 }

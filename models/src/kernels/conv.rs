@@ -74,21 +74,40 @@ impl Conv2d {
 
     /// `input` is `[in][rows][columns]`; returns `[out][out rows][out columns]`.
     pub fn forward(&self, input: &[f32], rows: usize, columns: usize) -> Vec<f32> {
+        let mut out = Vec::new();
+        self.forward_into(input, rows, columns, &mut ConvScratch::default(), &mut out);
+        out
+    }
+
+    /// As [`Conv2d::forward`], into `out`, with working memory kept in `scratch` for the next
+    /// call (fresh megabytes each call cost more in page faults than the arithmetic).
+    pub fn forward_into(&self, input: &[f32], rows: usize, columns: usize, scratch: &mut ConvScratch, out: &mut Vec<f32>) {
         assert_eq!(input.len(), self.shape.in_channels * rows * columns, "input size");
         let [out_rows, out_columns] = self.shape.output_size(rows, columns);
         let column_tiles = if self.channel_tile == CHANNEL_TILE { COLUMN_TILES_MANY } else { COLUMN_TILES_SINGLE };
         let unit = MAX_LANES * column_tiles;
-        let phases = Phases::new(&self.shape, input, rows, columns, out_columns.div_ceil(unit) * unit);
+        let buffer = std::mem::take(&mut scratch.phases);
+        let phases = Phases::new(&self.shape, input, rows, columns, out_columns.div_ceil(unit) * unit, buffer);
         let padded_columns = phases.out_columns;
-        let mut padded = vec![0.0f32; self.shape.out_channels * out_rows * padded_columns];
+        let mut padded = std::mem::take(&mut scratch.padded);
+        padded.clear();
+        padded.resize(self.shape.out_channels * out_rows * padded_columns, 0.0);
         Arch::new().dispatch(Kernel { conv: self, phases: &phases, out_rows, output: &mut padded });
         // Drop the columns computed only to fill whole tiles.
-        let mut out = Vec::with_capacity(self.shape.out_channels * out_rows * out_columns);
+        out.clear();
         for row in padded.chunks_exact(padded_columns) {
             out.extend_from_slice(&row[..out_columns]);
         }
-        out
+        scratch.phases = phases.data;
+        scratch.padded = padded;
     }
+}
+
+/// Working memory of [`Conv2d::forward_into`], reused from call to call.
+#[derive(Debug, Default)]
+pub struct ConvScratch {
+    phases: Vec<f32>,
+    padded: Vec<f32>,
 }
 
 /// The padded input split by column phase: `[in][phase][padded row][position]`.
@@ -99,11 +118,15 @@ struct Phases {
     positions: usize,
     /// Output columns rounded up to whole tiles.
     out_columns: usize,
+    /// Per input channel, the input columns that hold a non-zero value in some row. Taps that
+    /// read only outside them are skipped: Basic Pitch's harmonic channels are shifted copies
+    /// of one spectrum, zero-filled over up to a third of their width.
+    live_columns: Vec<(usize, usize)>,
 }
 
 impl Phases {
     /// `out_columns` is already rounded up to whole tiles.
-    fn new(shape: &ConvShape, input: &[f32], rows: usize, columns: usize, out_columns: usize) -> Self {
+    fn new(shape: &ConvShape, input: &[f32], rows: usize, columns: usize, out_columns: usize, mut data: Vec<f32>) -> Self {
         let stride = shape.column_stride;
         let [pr, pc] = shape.padding;
         let [kr, kc] = shape.kernel;
@@ -111,20 +134,45 @@ impl Phases {
         let positions = out_columns + (kc - 1) / stride + 1;
         let padded_rows = rows + 2 * pr;
         debug_assert!(padded_rows + 1 >= kr);
-        let mut data = vec![0.0f32; shape.in_channels * stride * padded_rows * positions];
+        data.clear();
+        data.resize(shape.in_channels * stride * padded_rows * positions, 0.0);
+        let live_columns = (0..shape.in_channels)
+            .map(|c| {
+                let plane = &input[c * rows * columns..][..rows * columns];
+                let mut live = (usize::MAX, 0);
+                for row in plane.chunks_exact(columns.max(1)) {
+                    if let (Some(lo), Some(hi)) = (row.iter().position(|&v| v != 0.0), row.iter().rposition(|&v| v != 0.0)) {
+                        live = (live.0.min(lo), live.1.max(hi + 1));
+                    }
+                }
+                if live.0 == usize::MAX { (0, 0) } else { live }
+            })
+            .collect();
+        let mut phases = Self { data: Vec::new(), stride, rows: padded_rows, positions, out_columns, live_columns };
         for c in 0..shape.in_channels {
             for row in 0..rows {
                 let source = &input[(c * rows + row) * columns..][..columns];
-                for (column, &value) in source.iter().enumerate() {
-                    let padded = column + pc;
-                    let (q, r) = (padded / stride, padded % stride);
-                    if q < positions {
-                        data[((c * stride + r) * padded_rows + row + pr) * positions + q] = value;
+                for r in 0..stride {
+                    // Position q holds padded column s·q + r, i.e. input column s·q + r − pc.
+                    let first = pc.saturating_sub(r).div_ceil(stride);
+                    let last = (columns + pc).saturating_sub(r).div_ceil(stride).min(positions);
+                    if first >= last {
+                        continue;
+                    }
+                    let target = &mut data[phases.row_start(c, r, row + pr)..][first..last];
+                    let from = first * stride + r - pc;
+                    if stride == 1 {
+                        target.copy_from_slice(&source[from..from + target.len()]);
+                    } else {
+                        for (t, &v) in target.iter_mut().zip(source[from..].iter().step_by(stride)) {
+                            *t = v;
+                        }
                     }
                 }
             }
         }
-        Self { data, stride, rows: padded_rows, positions, out_columns }
+        phases.data = data;
+        phases
     }
 
     /// Start of phase `r` of channel `c` at padded row `row`.
@@ -166,31 +214,53 @@ fn tiles<S: Simd, const OB: usize, const FB: usize>(simd: S, k: Kernel<'_>) {
     let lanes = S::F32_LANES;
     let width = FB * lanes;
     let out_columns = phases.out_columns;
-    let taps = in_channels * kr * kc;
+    let pc = conv.shape.padding[1];
+    let tap_count = in_channels * kr * kc;
+    // For each block of output columns, the taps that read a non-zero input somewhere in it:
+    // (where the tap reads from the block's first column at output row 0, its weight index).
+    // Worked out once per call, not per tile (the phase needs a division).
+    let blocks: Vec<Vec<(usize, usize)>> = (0..out_columns)
+        .step_by(width)
+        .map(|first| {
+            let mut taps = Vec::with_capacity(tap_count);
+            for c in 0..in_channels {
+                let (lo, hi) = phases.live_columns[c];
+                for dr in 0..kr {
+                    for dc in 0..kc {
+                        // Input columns this tap reads over the block (padding removed).
+                        let from = (first * stride + dc).saturating_sub(pc);
+                        let to = ((first + width - 1) * stride + dc + 1).saturating_sub(pc);
+                        if from < hi && lo < to {
+                            let tap = (c * kr + dr) * kc + dc;
+                            taps.push((phases.row_start(c, dc % stride, dr) + dc / stride + first, tap));
+                        }
+                    }
+                }
+            }
+            taps
+        })
+        .collect();
+    let data = &phases.data[..];
     for tile in 0..out_channels / OB {
-        let weights = &conv.weights[tile * taps * OB..][..taps * OB];
+        let weights = &conv.weights[tile * tap_count * OB..][..tap_count * OB];
         for row in 0..out_rows {
-            for first in (0..out_columns).step_by(width) {
+            for (block, first) in (0..out_columns).step_by(width).enumerate() {
                 let mut acc = [[simd.splat_f32s(0.0); FB]; OB];
                 for (o, acc) in acc.iter_mut().enumerate() {
                     *acc = [simd.splat_f32s(conv.bias[tile * OB + o]); FB];
                 }
-                let mut w = 0;
-                for c in 0..in_channels {
-                    for dr in 0..kr {
-                        for dc in 0..kc {
-                            let start = phases.row_start(c, dc % stride, row + dr) + first + dc / stride;
-                            let mut x = [simd.splat_f32s(0.0); FB];
-                            for (b, x) in x.iter_mut().enumerate() {
-                                *x = load::<S>(&phases.data, start + b * lanes);
-                            }
-                            for (o, acc) in acc.iter_mut().enumerate() {
-                                let weight = simd.splat_f32s(weights[w + o]);
-                                for b in 0..FB {
-                                    acc[b] = simd.mul_add_f32s(weight, x[b], acc[b]);
-                                }
-                            }
-                            w += OB;
+                let base = row * phases.positions;
+                for &(offset, tap) in &blocks[block] {
+                    let start = base + offset;
+                    let w = &weights[tap * OB..][..OB];
+                    let mut x = [simd.splat_f32s(0.0); FB];
+                    for (b, x) in x.iter_mut().enumerate() {
+                        *x = load::<S>(data, start + b * lanes);
+                    }
+                    for (acc, &w) in acc.iter_mut().zip(w) {
+                        let weight = simd.splat_f32s(w);
+                        for b in 0..FB {
+                            acc[b] = simd.mul_add_f32s(weight, x[b], acc[b]);
                         }
                     }
                 }
@@ -267,7 +337,21 @@ mod tests {
             let [kr, kc] = shape.kernel;
             let weight = pseudo_random(shape.out_channels * shape.in_channels * kr * kc, i as u32);
             let bias = pseudo_random(shape.out_channels, 100 + i as u32);
-            let x = pseudo_random(shape.in_channels * rows * columns, 200 + i as u32);
+            let mut x = pseudo_random(shape.in_channels * rows * columns, 200 + i as u32);
+            // Zero-filled edges, as Basic Pitch's shifted harmonic channels have: the kernel
+            // skips taps that read only zeros, which must not change the result.
+            for (c, plane) in x.chunks_exact_mut(rows * columns).enumerate() {
+                for row in plane.chunks_exact_mut(columns) {
+                    match c % 3 {
+                        0 => row[..columns / 3].fill(0.0),
+                        1 => row[columns * 2 / 3..].fill(0.0),
+                        _ => {}
+                    }
+                }
+            }
+            if shape.in_channels > 2 {
+                x[2 * rows * columns..3 * rows * columns].fill(0.0); // one channel all zero
+            }
             let expected = naive(&shape, &weight, &bias, &x, rows, columns);
             let got = Conv2d::new(shape, &weight, &bias).forward(&x, rows, columns);
             assert_eq!(got.len(), expected.len(), "case {i}: size");
