@@ -480,3 +480,34 @@ fn a_dropped_audio_file_becomes_a_track_and_the_sliders_recreate_its_notes_witho
     f.harness.state_mut().undo();
     f.settle(|app| app.song.tracks[1].notes.iter().any(|n| n.pitch == 61));
 }
+
+#[test]
+fn notes_appear_in_the_roll_while_a_take_records_and_stay_as_a_track() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("played.wav");
+    write_tones(&wav);
+    let mut f = start(one_track(&[]));
+    // The WAV file plays as the microphone, at real-time pace.
+    f.harness.state_mut().audio_input = Some(format!("file:{}", wav.display()));
+    f.click_label("Rec audio");
+    // A3 (the first note, at 0.25 s = tick 240) is shown while the take still records.
+    let a3 = |notes: &[Note]| notes.iter().any(|n| n.pitch == 57 && n.start.abs_diff(240) <= 30);
+    f.settle_within(Duration::from_secs(60), |app| app.recording.as_ref().is_some_and(|t| a3(&t.live.committed.notes)));
+    let take = f.app().recording.as_ref().unwrap();
+    assert!(!take.meter.is_finished(), "A3 should show while the take still records");
+    f.settle_within(Duration::from_secs(60), |app| app.recording.as_ref().is_some_and(|t| t.meter.is_finished()));
+    f.click_label("Stop audio");
+    f.settle_within(Duration::from_secs(60), |app| app.song.tracks.len() == 2 && app.recording.is_none());
+    let track = &f.app().song.tracks[1];
+    assert_eq!(track.name, "take-001 (live)");
+    let found: Vec<(u64, u8)> = track.notes.iter().map(|n| (n.start, n.pitch)).collect();
+    println!("live track: {found:?}");
+    // Each played note at its onset (120 BPM: 960 ticks a second), within 30 ms.
+    for (pitch, tick) in [(57u8, 240u64), (61, 960), (64, 1680)] {
+        assert!(found.iter().any(|&(t, p)| p == pitch && t.abs_diff(tick) <= 29), "no {pitch} at {tick}: {found:?}");
+    }
+    // One undo step removes the live track.
+    f.sync();
+    f.harness.state_mut().undo();
+    f.settle(|app| app.song.tracks.len() == 1);
+}
