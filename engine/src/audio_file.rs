@@ -16,6 +16,8 @@ use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 use thiserror::Error;
 
+use crate::dc::DcBlocker;
+
 #[derive(Debug, Error)]
 pub enum AudioFileError {
     #[error("{path}: cannot open: {source}")]
@@ -35,7 +37,13 @@ pub enum AudioFileError {
 /// The whole file as mono samples at `rate` Hz; a file longer than `max_seconds` is refused as
 /// soon as that shows (from its header, or while reading), before it fills memory.
 pub fn read_mono(path: &Path, rate: u32, max_seconds: f64) -> Result<Vec<f32>, AudioFileError> {
-    let mut stream = AudioStream::open(path, rate)?;
+    read_stream(AudioStream::open(path, rate)?, rate, max_seconds)
+}
+
+/// As [`read_mono`], from a stream already opened (e.g. one removing DC).
+pub fn read_stream(mut stream: AudioStream, rate: u32, max_seconds: f64) -> Result<Vec<f32>, AudioFileError> {
+    let path = stream.path.clone();
+    let path = path.as_path();
     let too_long = || AudioFileError::TooLong { path: path.to_path_buf(), max_seconds };
     if stream.duration_seconds().is_some_and(|s| s > max_seconds) {
         return Err(too_long());
@@ -66,6 +74,8 @@ pub struct AudioStream {
     decoded_frames: u64,
     buffer: Option<SampleBuffer<f32>>,
     resampler: Option<StreamResampler>,
+    /// Removes DC offset at the file's rate, before resampling (see [`crate::dc`]).
+    dc: Option<DcBlocker>,
     ended: bool,
 }
 
@@ -113,8 +123,15 @@ impl AudioStream {
             decoded_frames: 0,
             buffer: None,
             resampler,
+            dc: None,
             ended: false,
         })
+    }
+
+    /// Removes any DC offset from what this stream gives.
+    pub fn removing_dc(mut self) -> Self {
+        self.dc = Some(DcBlocker::new(self.source_rate));
+        self
     }
 
     /// Duration from the file's header, if it gives one.
@@ -133,7 +150,7 @@ impl AudioStream {
             if self.ended {
                 return Ok(None);
             }
-            let Some(mono) = self.decode_packet()? else {
+            let Some(mut mono) = self.decode_packet()? else {
                 self.ended = true;
                 let tail = match self.resampler.as_mut() {
                     Some(r) => r.finish().map_err(|reason| self.resample_error(reason))?,
@@ -141,6 +158,9 @@ impl AudioStream {
                 };
                 return Ok((!tail.is_empty()).then_some(tail));
             };
+            if let Some(dc) = self.dc.as_mut() {
+                dc.process(&mut mono);
+            }
             let out = match self.resampler.as_mut() {
                 Some(r) => r.push(&mono).map_err(|reason| self.resample_error(reason))?,
                 None => mono,

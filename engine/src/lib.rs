@@ -2,6 +2,7 @@
 //! engine thread that the GUI and the CLI drive through commands and events.
 
 pub mod audio_file;
+pub mod dc;
 pub mod devices;
 pub mod edit;
 pub mod engine;

@@ -12,6 +12,7 @@ use cadenza_models::basic_pitch::{BasicPitch, NoteEvent, SAMPLE_RATE};
 use crossbeam_channel::{Receiver, Sender, bounded};
 
 use crate::audio_file::StreamResampler;
+use crate::dc::DcBlocker;
 use crate::devices::recorder::AudioBlock;
 use crate::song::Note;
 use crate::timing::TempoMap;
@@ -96,6 +97,7 @@ fn run(
 ) -> Vec<Note> {
     let mut transcriber = LiveTranscriber::new(model, device, Default::default(), LiveSettings::default());
     let mut resampler: Option<(u32, StreamResampler)> = None;
+    let mut dc: Option<(u32, DcBlocker)> = None;
     let mut all = Vec::new();
     let publish = |update: LiveUpdate, all: &mut Vec<Note>| {
         let committed = placement.notes(&update.committed);
@@ -104,8 +106,15 @@ fn run(
     };
     for block in blocks {
         let channels = usize::from(block.channels.max(1));
-        let mono: Vec<f32> =
+        let mut mono: Vec<f32> =
             block.samples.chunks(channels).map(|frame| frame.iter().sum::<f32>() / channels as f32).collect();
+        // DC offset off at the input's rate, before resampling (see `crate::dc`).
+        if dc.as_ref().is_none_or(|(rate, _)| *rate != block.sample_rate) {
+            dc = Some((block.sample_rate, DcBlocker::new(block.sample_rate)));
+        }
+        if let Some((_, blocker)) = dc.as_mut() {
+            blocker.process(&mut mono);
+        }
         let samples = if block.sample_rate == SAMPLE_RATE {
             mono
         } else {

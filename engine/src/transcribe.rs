@@ -9,7 +9,7 @@ use cadenza_models::basic_pitch::{BasicPitch, HOP, SAMPLE_RATE, notes, stream::S
 pub use cadenza_models::basic_pitch::{Mode, NoteEvent, NoteSettings};
 use thiserror::Error;
 
-use crate::audio_file::{AudioFileError, AudioStream, read_mono};
+use crate::audio_file::{AudioFileError, AudioStream, read_stream};
 use crate::song::{BendPoint, DRUM_CHANNEL, Note, Song, TempoChange, Track};
 use crate::timing::TempoMap;
 
@@ -84,6 +84,12 @@ impl TranscribeError {
     }
 }
 
+/// The file at the model's rate; in Cadenza mode without DC offset (basic-pitch keeps it).
+fn open_audio(path: &Path, mode: Mode) -> Result<AudioStream, AudioFileError> {
+    let stream = AudioStream::open(path, SAMPLE_RATE)?;
+    Ok(if mode == Mode::Cadenza { stream.removing_dc() } else { stream })
+}
+
 /// Transcribes one file; `progress` gets the fraction done and returns false to cancel. The
 /// file streams through: memory stays flat however long it is.
 pub fn transcribe_file(
@@ -95,7 +101,7 @@ pub fn transcribe_file(
     if !progress(0.0, "reading audio") {
         return Err(TranscribeError::Cancelled);
     }
-    let mut audio = AudioStream::open(path, SAMPLE_RATE)?;
+    let mut audio = open_audio(path, options.mode)?;
     let model = BasicPitch::shipped(device).map_err(|e| TranscribeError::Model(e.to_string()))?;
     let mut transcriber = StreamingTranscriber::new(&model, device, options.mode, options.note_settings(), BATCH);
     let mut samples = 0usize;
@@ -149,7 +155,7 @@ pub fn listen(
     if !progress(0.0, "reading audio") {
         return Err(TranscribeError::Cancelled);
     }
-    let audio = read_mono(path, SAMPLE_RATE, MAX_LISTEN_SECONDS).map_err(|e| match e {
+    let audio = read_stream(open_audio(path, mode)?, SAMPLE_RATE, MAX_LISTEN_SECONDS).map_err(|e| match e {
         AudioFileError::TooLong { .. } => TranscribeError::TooLongToEdit,
         other => other.into(),
     })?;

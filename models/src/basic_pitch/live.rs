@@ -13,7 +13,6 @@ use std::collections::VecDeque;
 
 use burn::tensor::Device;
 
-use super::dc::DcBlocker;
 use super::notes::{Matrix, NoteEvent, NoteSettings, notes};
 use super::stitch::{EDGE_FRAMES, PRE_PAD, run_windows};
 use super::{BasicPitch, CONTOUR_BINS, FRAMES_PER_WINDOW, HOP, Mode, NOTE_BINS, WINDOW_SAMPLES};
@@ -62,7 +61,6 @@ pub struct LiveTranscriber<'a> {
     contour: VecDeque<f32>,
     /// (pitch, start) of committed notes, to never commit one twice.
     committed: Vec<(u8, usize)>,
-    dc: DcBlocker,
 }
 
 impl<'a> LiveTranscriber<'a> {
@@ -81,7 +79,6 @@ impl<'a> LiveTranscriber<'a> {
             onset: VecDeque::new(),
             contour: VecDeque::new(),
             committed: Vec::new(),
-            dc: DcBlocker::default(),
         }
     }
 
@@ -93,9 +90,7 @@ impl<'a> LiveTranscriber<'a> {
     /// that fell behind hands over everything it has) costs one step, or a few when it is
     /// longer than one window can finish, never one per step missed.
     pub fn push(&mut self, samples: &[f32]) -> Option<LiveUpdate> {
-        let mut samples = samples.to_vec();
-        self.dc.process(&mut samples);
-        self.audio.extend(&samples);
+        self.audio.extend(samples);
         self.padded_len += samples.len();
         if self.padded_len - self.last_step < self.live.step_frames.max(1) * HOP {
             return None;

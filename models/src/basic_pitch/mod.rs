@@ -4,7 +4,6 @@
 //! reference) layer for layer; parity with onnxruntime is tested in `tests/basic_pitch_parity.rs`.
 
 pub mod cpu;
-pub mod dc;
 mod front;
 pub mod live;
 mod network;

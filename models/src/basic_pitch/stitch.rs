@@ -14,7 +14,6 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::dc::DcBlocker;
 use super::notes::Matrix;
 use super::{BasicPitch, CONTOUR_BINS, FRAMES_PER_WINDOW, HOP, Mode, NOTE_BINS, SAMPLE_RATE, WINDOW_SAMPLES};
 
@@ -114,15 +113,6 @@ pub fn posteriorgrams_with_progress(
     device: &Device,
     progress: &mut dyn FnMut(f32) -> bool,
 ) -> Option<Stitched> {
-    let filtered;
-    let audio = if mode == Mode::Cadenza {
-        let mut copy = audio.to_vec();
-        DcBlocker::default().process(&mut copy);
-        filtered = copy;
-        &filtered[..]
-    } else {
-        audio
-    };
     let starts = window_starts(audio.len(), mode);
     let mut stitcher = Stitcher::new(kept_frames(audio.len(), mode));
     for (done, chunk) in starts.chunks(batch.max(1)).enumerate() {

@@ -13,7 +13,6 @@ use std::collections::VecDeque;
 
 use burn::tensor::Device;
 
-use super::dc::DcBlocker;
 use super::notes::{Matrix, NoteEvent, NoteSettings, notes};
 use super::stitch::{self, KEPT_FRAMES, PRE_PAD, Stitched, Stitcher, WindowFrames};
 use super::{BasicPitch, CONTOUR_BINS, Mode, NOTE_BINS, WINDOW_SAMPLES};
@@ -32,19 +31,11 @@ pub struct WindowCutter {
     buffer_start: usize,
     next_start: usize,
     received: usize,
-    dc: DcBlocker,
 }
 
 impl WindowCutter {
     pub fn new(mode: Mode) -> Self {
-        Self {
-            mode,
-            buffer: std::iter::repeat_n(0.0, PRE_PAD).collect(),
-            buffer_start: 0,
-            next_start: 0,
-            received: 0,
-            dc: DcBlocker::default(),
-        }
+        Self { mode, buffer: std::iter::repeat_n(0.0, PRE_PAD).collect(), buffer_start: 0, next_start: 0, received: 0 }
     }
 
     /// Samples received so far.
@@ -53,13 +44,7 @@ impl WindowCutter {
     }
 
     pub fn push(&mut self, samples: &[f32]) {
-        if self.mode == Mode::Cadenza {
-            let mut filtered = samples.to_vec();
-            self.dc.process(&mut filtered);
-            self.buffer.extend(filtered);
-        } else {
-            self.buffer.extend(samples);
-        }
+        self.buffer.extend(samples);
         self.received += samples.len();
     }
 
@@ -237,15 +222,8 @@ mod tests {
     fn the_cutter_gives_the_same_windows_as_cutting_the_whole_signal() {
         for mode in [Mode::Cadenza, Mode::Compatible] {
             let audio: Vec<f32> = (0..200_000).map(|i| (i as f32 * 0.01).sin()).collect();
-            // In Cadenza mode the cutter removes DC first, as one pass over the whole would.
-            let mut filtered = audio.clone();
-            if mode == Mode::Cadenza {
-                DcBlocker::default().process(&mut filtered);
-            }
-            let whole: Vec<Vec<f32>> = stitch::window_starts(filtered.len(), mode)
-                .into_iter()
-                .map(|s| stitch::window(&filtered, s))
-                .collect();
+            let whole: Vec<Vec<f32>> =
+                stitch::window_starts(audio.len(), mode).into_iter().map(|s| stitch::window(&audio, s)).collect();
             let mut cutter = WindowCutter::new(mode);
             let mut got = Vec::new();
             for piece in audio.chunks(7_001) {

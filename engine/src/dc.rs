@@ -1,10 +1,11 @@
-//! Removing DC offset before the model (Cadenza mode). basic-pitch feeds audio as it is: a DC
-//! offset (a cheap interface, a badly biased recording) leaks into the lowest constant-Q bins,
-//! and the per-window normalisation then rescales everything else against it, so harmonics
-//! turn into false notes (measured: +0.4 DC on three tones gave five extra notes). A one-pole
-//! high-pass at 5 Hz removes it and costs the lowest note, A0 at 27.5 Hz, 0.14 dB.
-
-use super::SAMPLE_RATE;
+//! Removing DC offset from audio before transcription (Cadenza mode). basic-pitch feeds audio
+//! as it is: a DC offset (a cheap interface, a biased recording) leaks into the lowest
+//! constant-Q bins, and the per-window normalisation rescales everything else against it, so
+//! harmonics turn into false notes (measured: +0.29 DC on three plucked tones gives basic-pitch
+//! 7 notes instead of 5; with the offset removed Cadenza's notes are identical either way). A
+//! one-pole high-pass at 5 Hz removes it and costs the lowest note, A0 at 27.5 Hz, 0.14 dB.
+//! It runs where audio comes in, at the source's rate and before resampling: the resampler
+//! would turn a file that starts off zero into a step that no high-pass can remove.
 
 const CUTOFF_HZ: f32 = 5.0;
 
@@ -17,13 +18,12 @@ pub struct DcBlocker {
     pole: f32,
 }
 
-impl Default for DcBlocker {
-    fn default() -> Self {
-        Self { previous_in: None, previous_out: 0.0, pole: 1.0 - std::f32::consts::TAU * CUTOFF_HZ / SAMPLE_RATE as f32 }
-    }
-}
-
 impl DcBlocker {
+    pub fn new(sample_rate: u32) -> Self {
+        let pole = 1.0 - std::f32::consts::TAU * CUTOFF_HZ / sample_rate.max(1) as f32;
+        Self { previous_in: None, previous_out: 0.0, pole: pole.max(0.0) }
+    }
+
     /// Filters the next samples of the stream in place.
     pub fn process(&mut self, samples: &mut [f32]) {
         for s in samples {
@@ -40,13 +40,15 @@ impl DcBlocker {
 mod tests {
     use super::*;
 
+    const RATE: u32 = 44_100;
+
     #[test]
     fn removes_an_offset_and_keeps_the_lowest_note() {
-        let rate = SAMPLE_RATE as f32;
+        let rate = RATE as f32;
         let tone = |i: usize| (i as f32 / rate * 27.5 * std::f32::consts::TAU).sin();
-        let mut x: Vec<f32> = (0..SAMPLE_RATE as usize * 4).map(|i| 0.5 + 0.3 * tone(i)).collect();
-        DcBlocker::default().process(&mut x);
-        let settled = &x[SAMPLE_RATE as usize..];
+        let mut x: Vec<f32> = (0..RATE as usize * 4).map(|i| 0.5 + 0.3 * tone(i)).collect();
+        DcBlocker::new(RATE).process(&mut x);
+        let settled = &x[RATE as usize..];
         let mean = settled.iter().sum::<f32>() / settled.len() as f32;
         let peak = settled.iter().fold(0.0f32, |m, s| m.max(s.abs()));
         // (A sine's own mean over 82.5 periods is up to 1.2e-3.)
@@ -58,9 +60,9 @@ mod tests {
     fn streaming_in_pieces_equals_one_pass() {
         let x: Vec<f32> = (0..5000).map(|i| ((i * 7919) % 200) as f32 / 100.0 - 0.7).collect();
         let mut whole = x.clone();
-        DcBlocker::default().process(&mut whole);
+        DcBlocker::new(RATE).process(&mut whole);
         let mut pieces = x;
-        let mut blocker = DcBlocker::default();
+        let mut blocker = DcBlocker::new(RATE);
         for chunk in pieces.chunks_mut(333) {
             blocker.process(chunk);
         }
