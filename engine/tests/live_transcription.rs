@@ -15,7 +15,8 @@ const TONES: [(f32, f32, u8); 4] = [(0.5, 0.6, 60), (1.3, 0.6, 64), (2.1, 0.6, 6
 const SECONDS: f32 = 4.5;
 
 fn write_tones(path: &std::path::Path) {
-    let spec = hound::WavSpec { channels: 2, sample_rate: RATE, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let spec =
+        hound::WavSpec { channels: 2, sample_rate: RATE, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
     let mut w = hound::WavWriter::create(path, spec).unwrap();
     for i in 0..(SECONDS * RATE as f32) as usize {
         let t = i as f32 / RATE as f32;
@@ -25,7 +26,9 @@ fn write_tones(path: &std::path::Path) {
                 let f = 440.0 * 2f32.powf((f32::from(pitch) - 69.0) / 12.0);
                 // A plucked envelope with a few harmonics, like an instrument.
                 let env = (-(t - start) * 3.0).exp() * ((t - start) * 200.0).min(1.0);
-                s += env * (0.4 * (t * f * std::f32::consts::TAU).sin() + 0.15 * (2.0 * t * f * std::f32::consts::TAU).sin());
+                s += env
+                    * (0.4 * (t * f * std::f32::consts::TAU).sin()
+                        + 0.15 * (2.0 * t * f * std::f32::consts::TAU).sin());
             }
         }
         let v = (s * 20_000.0) as i16;
@@ -52,7 +55,10 @@ fn a_take_is_transcribed_while_it_records_and_lands_in_a_new_track() {
     let mut live_committed = Vec::new();
     let deadline = started + Duration::from_secs(120);
     // Until the file has played out.
-    while meter.as_ref().is_none_or(|m: &std::sync::Arc<cadenza_engine::devices::recorder::RecordingMeter>| !m.is_finished()) {
+    while meter
+        .as_ref()
+        .is_none_or(|m: &std::sync::Arc<cadenza_engine::devices::recorder::RecordingMeter>| !m.is_finished())
+    {
         assert!(Instant::now() < deadline, "the take never ended");
         match engine.events().recv_timeout(Duration::from_millis(50)) {
             Ok(Event::RecordingStarted { meter: m, .. }) => meter = Some(m),

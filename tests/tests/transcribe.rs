@@ -34,8 +34,12 @@ fn tones(gain: f32) -> Vec<f32> {
 /// Stereo 16-bit WAV at 44.1 kHz, clipped to full scale, plus `dc` in 16-bit steps (added
 /// after rounding, so the file is exactly the other one shifted).
 fn write_wav_with_dc(path: &Path, samples: &[f32], dc: i16) {
-    let spec =
-        hound::WavSpec { channels: 2, sample_rate: 44_100, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 44_100,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
     let mut w = hound::WavWriter::create(path, spec).unwrap();
     for &s in samples {
         let v = ((s.clamp(-1.0, 1.0) * 32_000.0) as i16).saturating_add(dc);
@@ -105,7 +109,11 @@ fn bad_and_odd_audio_gives_clear_errors_or_sensible_notes() {
     let path = |name: &str| dir.path().join(name);
     std::fs::write(path("empty.wav"), b"").unwrap();
     write_wav(&path("no_samples.wav"), &[]);
-    std::fs::write(path("noise.flac"), (0..5000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect::<Vec<u8>>()).unwrap();
+    std::fs::write(
+        path("noise.flac"),
+        (0..5000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect::<Vec<u8>>(),
+    )
+    .unwrap();
     // A WAV of IMA ADPCM (format tag 0x11), a codec Cadenza does not decode.
     let mut adpcm = b"RIFF\x24\x10\x00\x00WAVEfmt \x14\x00\x00\x00\x11\x00\x01\x00\x44\xac\x00\x00\x00\x00\x00\x00\x00\x01\x04\x00\x02\x00\xf9\x01data\x00\x10\x00\x00".to_vec();
     adpcm.extend(std::iter::repeat_n(0x11u8, 4096));

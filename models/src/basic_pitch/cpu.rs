@@ -57,8 +57,13 @@ impl CpuBasicPitch {
                 Conv2d::new(shape, &kernels, &[0.0; 2 * BINS_PER_OCTAVE])
             })
             .collect();
-        let lowpass_shape =
-            ConvShape { in_channels: 1, out_channels: 1, kernel: [1, 256], column_stride: 2, padding: [0, LOWPASS_PAD] };
+        let lowpass_shape = ConvShape {
+            in_channels: 1,
+            out_channels: 1,
+            kernel: [1, 256],
+            column_stride: 2,
+            padding: [0, LOWPASS_PAD],
+        };
         let scalar = |t| values(t).first().copied().unwrap_or(0.0);
         Self {
             cqt,

@@ -81,7 +81,14 @@ impl Conv2d {
 
     /// As [`Conv2d::forward`], into `out`, with working memory kept in `scratch` for the next
     /// call (fresh megabytes each call cost more in page faults than the arithmetic).
-    pub fn forward_into(&self, input: &[f32], rows: usize, columns: usize, scratch: &mut ConvScratch, out: &mut Vec<f32>) {
+    pub fn forward_into(
+        &self,
+        input: &[f32],
+        rows: usize,
+        columns: usize,
+        scratch: &mut ConvScratch,
+        out: &mut Vec<f32>,
+    ) {
         assert_eq!(input.len(), self.shape.in_channels * rows * columns, "input size");
         let [out_rows, out_columns] = self.shape.output_size(rows, columns);
         let column_tiles = if self.channel_tile == CHANNEL_TILE { COLUMN_TILES_MANY } else { COLUMN_TILES_SINGLE };
@@ -126,7 +133,14 @@ struct Phases {
 
 impl Phases {
     /// `out_columns` is already rounded up to whole tiles.
-    fn new(shape: &ConvShape, input: &[f32], rows: usize, columns: usize, out_columns: usize, mut data: Vec<f32>) -> Self {
+    fn new(
+        shape: &ConvShape,
+        input: &[f32],
+        rows: usize,
+        columns: usize,
+        out_columns: usize,
+        mut data: Vec<f32>,
+    ) -> Self {
         let stride = shape.column_stride;
         let [pr, pc] = shape.padding;
         let [kr, kc] = shape.kernel;
@@ -141,7 +155,9 @@ impl Phases {
                 let plane = &input[c * rows * columns..][..rows * columns];
                 let mut live = (usize::MAX, 0);
                 for row in plane.chunks_exact(columns.max(1)) {
-                    if let (Some(lo), Some(hi)) = (row.iter().position(|&v| v != 0.0), row.iter().rposition(|&v| v != 0.0)) {
+                    if let (Some(lo), Some(hi)) =
+                        (row.iter().position(|&v| v != 0.0), row.iter().rposition(|&v| v != 0.0))
+                    {
                         live = (live.0.min(lo), live.1.max(hi + 1));
                     }
                 }
@@ -293,10 +309,14 @@ mod tests {
                     for c in 0..shape.in_channels {
                         for dr in 0..kr {
                             for dc in 0..kc {
-                                let (ir, ic) = ((r + dr) as isize - pr as isize, (q * shape.column_stride + dc) as isize - pc as isize);
+                                let (ir, ic) = (
+                                    (r + dr) as isize - pr as isize,
+                                    (q * shape.column_stride + dc) as isize - pc as isize,
+                                );
                                 if ir >= 0 && ic >= 0 && (ir as usize) < rows && (ic as usize) < columns {
                                     let wv = weight[((o * shape.in_channels + c) * kr + dr) * kc + dc];
-                                    sum += f64::from(wv) * f64::from(x[(c * rows + ir as usize) * columns + ic as usize]);
+                                    sum +=
+                                        f64::from(wv) * f64::from(x[(c * rows + ir as usize) * columns + ic as usize]);
                                 }
                             }
                         }
@@ -330,8 +350,16 @@ mod tests {
             (ConvShape { in_channels: 8, out_channels: 32, kernel: [5, 5], column_stride: 3, padding: [2, 1] }, 6, 45),
             (ConvShape { in_channels: 33, out_channels: 1, kernel: [3, 3], column_stride: 1, padding: [1, 1] }, 5, 15),
             // The constant-Q kernels (one row, 256 taps at a hop) and the decimating low-pass.
-            (ConvShape { in_channels: 1, out_channels: 72, kernel: [1, 256], column_stride: 64, padding: [0, 0] }, 1, 1500),
-            (ConvShape { in_channels: 1, out_channels: 1, kernel: [1, 256], column_stride: 2, padding: [0, 127] }, 1, 700),
+            (
+                ConvShape { in_channels: 1, out_channels: 72, kernel: [1, 256], column_stride: 64, padding: [0, 0] },
+                1,
+                1500,
+            ),
+            (
+                ConvShape { in_channels: 1, out_channels: 1, kernel: [1, 256], column_stride: 2, padding: [0, 127] },
+                1,
+                700,
+            ),
         ];
         for (i, (shape, rows, columns)) in cases.into_iter().enumerate() {
             let [kr, kc] = shape.kernel;
