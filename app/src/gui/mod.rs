@@ -349,7 +349,12 @@ impl CadenzaApp {
                     take.live.provisional.notes.sort();
                 }
             }
-            Event::RecordingStopped => self.recording = None,
+            Event::RecordingStopped => {
+                // The engine has put the take's live notes in a new, last track: show it.
+                if self.recording.take().is_some_and(|take| !take.live.committed.notes.is_empty()) {
+                    self.selected_track = self.song.tracks.len().saturating_sub(1);
+                }
+            }
             Event::InputMonitor(meter) => self.input_meter = meter,
             Event::ProjectSaved { path } => {
                 self.notices.push(format!("saved {}", path.display()));

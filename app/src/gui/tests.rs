@@ -500,6 +500,7 @@ fn notes_appear_in_the_roll_while_a_take_records_and_stay_as_a_track() {
     f.settle_within(Duration::from_secs(60), |app| app.song.tracks.len() == 2 && app.recording.is_none());
     let track = &f.app().song.tracks[1];
     assert_eq!(track.name, "take-001 (live)");
+    assert_eq!(f.app().selected_track, 1, "the live track is the one shown");
     let found: Vec<(u64, u8)> = track.notes.iter().map(|n| (n.start, n.pitch)).collect();
     println!("live track: {found:?}");
     // Each played note at its onset (120 BPM: 960 ticks a second), within 30 ms.
