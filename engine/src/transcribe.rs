@@ -14,7 +14,7 @@ use crate::song::{BendPoint, DRUM_CHANNEL, Note, Song, TempoChange, Track};
 use crate::timing::TempoMap;
 
 /// Windows per model call: enough to keep the CPU busy, small enough for flat memory.
-const BATCH: usize = 4;
+const BATCH: usize = 8;
 
 /// How pitch bends reach the MIDI file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -3,8 +3,8 @@
 //! Live transcription played at real-time pace: a feeder thread hands 512-sample blocks over a
 //! channel as a sound card would, the transcriber thread (as the engine's) drains what has
 //! arrived and pushes it. Prints, per look-ahead setting: latency from each true onset to the
-//! note first appearing (median and 90th percentile, notes from C3 up), the transcriber
-//! thread's CPU use, and onset F1 of the committed live notes next to offline F1 on the same
+//! note first appearing (median and 90th percentile, notes from C3 up), the process
+//! CPU use (all threads), and onset F1 of the committed live notes next to offline F1 on the same
 //! audio (mir_eval's rule: same pitch, onset within 50 ms).
 //!
 //!   cargo bench -p cadenza-models --bench live_transcription [-- SECONDS]
@@ -95,8 +95,10 @@ fn f1(found: &[NoteEvent], truth: &[Truth]) -> f64 {
 }
 
 /// CPU time of the calling thread (Linux: /proc/thread-self/stat, clock ticks of 10 ms).
+/// CPU time of the whole process (every thread: the transcriber, any pool it uses, the feeder,
+/// which mostly sleeps).
 fn thread_cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
     let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
     // After the ")": state is field 0, utime field 11, stime field 12.

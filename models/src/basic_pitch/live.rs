@@ -28,8 +28,12 @@ pub struct LiveSettings {
 }
 
 impl Default for LiveSettings {
+    /// 15 frames of look-ahead (upstream's own context) and a model run every 16 frames: live
+    /// notes as good as offline ones (onset F1 0.99 of offline in the live bench) shown a
+    /// median 256 ms after they are played, for 5 % of one core. Look-ahead 8 / step 8 shows
+    /// them at 147 ms but with F1 0.93 of offline.
     fn default() -> Self {
-        Self { lookahead_frames: 8, step_frames: 8, history_frames: 860 }
+        Self { lookahead_frames: 15, step_frames: 16, history_frames: 860 }
     }
 }
 

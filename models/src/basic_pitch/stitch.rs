@@ -159,8 +159,18 @@ fn rms(samples: &[f32]) -> f32 {
 pub fn run_windows(model: &BasicPitch, windows: &[Vec<f32>], mode: Mode, device: &Device) -> Vec<WindowFrames> {
     let audible: Vec<bool> = windows.iter().map(|w| mode == Mode::Compatible || rms(w) >= SILENCE_RMS).collect();
     let mut computed = if *device == Device::flex() {
+        // One window per core at a time (rayon's threads live on, and with them each thread's
+        // working memory).
+        use rayon::prelude::*;
         let cpu = model.cpu();
-        windows.iter().zip(&audible).filter(|(_, a)| **a).map(|(w, _)| cpu.forward(w)).collect()
+        let audible_windows: Vec<&Vec<f32>> =
+            windows.iter().zip(&audible).filter(|(_, a)| **a).map(|(w, _)| w).collect();
+        if audible_windows.len() == 1 {
+            // One window (the live path): on this thread, no hand-over to the pool.
+            audible_windows.iter().map(|w| cpu.forward(w)).collect()
+        } else {
+            audible_windows.par_iter().map(|w| cpu.forward(w)).collect()
+        }
     } else {
         run_burn(model, windows.iter().zip(&audible).filter(|(_, a)| **a).map(|(w, _)| w.as_slice()), device)
     }

@@ -91,13 +91,13 @@ impl Conv2d {
     ) {
         assert_eq!(input.len(), self.shape.in_channels * rows * columns, "input size");
         let [out_rows, out_columns] = self.shape.output_size(rows, columns);
-        let column_tiles = if self.channel_tile == CHANNEL_TILE { COLUMN_TILES_MANY } else { COLUMN_TILES_SINGLE };
-        let unit = MAX_LANES * column_tiles;
+        // Whole tiles where they fit, then single vectors: pad to one vector only.
+        let unit = MAX_LANES;
         let buffer = std::mem::take(&mut scratch.phases);
         let phases = Phases::new(&self.shape, input, rows, columns, out_columns.div_ceil(unit) * unit, buffer);
         let padded_columns = phases.out_columns;
         let mut padded = std::mem::take(&mut scratch.padded);
-        padded.clear();
+        // Not cleared: the kernel writes every element.
         padded.resize(self.shape.out_channels * out_rows * padded_columns, 0.0);
         Arch::new().dispatch(Kernel { conv: self, phases: &phases, out_rows, output: &mut padded });
         // Drop the columns computed only to fill whole tiles.
@@ -148,7 +148,8 @@ impl Phases {
         let positions = out_columns + (kc - 1) / stride + 1;
         let padded_rows = rows + 2 * pr;
         debug_assert!(padded_rows + 1 >= kr);
-        data.clear();
+        // Not cleared as a whole (megabytes per call): the padding is zeroed below, the rest
+        // is overwritten.
         data.resize(shape.in_channels * stride * padded_rows * positions, 0.0);
         let live_columns = (0..shape.in_channels)
             .map(|c| {
@@ -166,16 +167,21 @@ impl Phases {
             .collect();
         let mut phases = Self { data: Vec::new(), stride, rows: padded_rows, positions, out_columns, live_columns };
         for c in 0..shape.in_channels {
+            for r in 0..stride {
+                for pad_row in (0..pr).chain(pr + rows..padded_rows) {
+                    data[phases.row_start(c, r, pad_row)..][..positions].fill(0.0);
+                }
+            }
             for row in 0..rows {
                 let source = &input[(c * rows + row) * columns..][..columns];
                 for r in 0..stride {
                     // Position q holds padded column s·q + r, i.e. input column s·q + r − pc.
-                    let first = pc.saturating_sub(r).div_ceil(stride);
-                    let last = (columns + pc).saturating_sub(r).div_ceil(stride).min(positions);
-                    if first >= last {
-                        continue;
-                    }
-                    let target = &mut data[phases.row_start(c, r, row + pr)..][first..last];
+                    let first = pc.saturating_sub(r).div_ceil(stride).min(positions);
+                    let last = (columns + pc).saturating_sub(r).div_ceil(stride).clamp(first, positions);
+                    let line = &mut data[phases.row_start(c, r, row + pr)..][..positions];
+                    line[..first].fill(0.0);
+                    line[last..].fill(0.0);
+                    let target = &mut line[first..last];
                     let from = first * stride + r - pc;
                     if stride == 1 {
                         target.copy_from_slice(&source[from..from + target.len()]);
@@ -208,11 +214,16 @@ impl WithSimd for Kernel<'_> {
     type Output = ();
 
     #[inline(always)]
-    fn with_simd<S: Simd>(self, simd: S) {
+    fn with_simd<S: Simd>(mut self, simd: S) {
+        let columns = self.phases.out_columns;
         if self.conv.channel_tile == CHANNEL_TILE {
-            tiles::<S, CHANNEL_TILE, COLUMN_TILES_MANY>(simd, self);
+            let whole = columns / (COLUMN_TILES_MANY * S::F32_LANES) * (COLUMN_TILES_MANY * S::F32_LANES);
+            tiles::<S, CHANNEL_TILE, COLUMN_TILES_MANY>(simd, &mut self, 0..whole);
+            tiles::<S, CHANNEL_TILE, 1>(simd, &mut self, whole..columns);
         } else {
-            tiles::<S, 1, COLUMN_TILES_SINGLE>(simd, self);
+            let whole = columns / (COLUMN_TILES_SINGLE * S::F32_LANES) * (COLUMN_TILES_SINGLE * S::F32_LANES);
+            tiles::<S, 1, COLUMN_TILES_SINGLE>(simd, &mut self, 0..whole);
+            tiles::<S, 1, 1>(simd, &mut self, whole..columns);
         }
     }
 }
@@ -224,8 +235,10 @@ fn load<S: Simd>(values: &[f32], at: usize) -> S::f32s {
 }
 
 #[inline(always)]
-fn tiles<S: Simd, const OB: usize, const FB: usize>(simd: S, k: Kernel<'_>) {
+/// Output columns `columns` (whole tiles of `FB` vectors) of every row and output channel.
+fn tiles<S: Simd, const OB: usize, const FB: usize>(simd: S, k: &mut Kernel<'_>, columns: std::ops::Range<usize>) {
     let Kernel { conv, phases, out_rows, output } = k;
+    let (conv, phases, out_rows) = (*conv, *phases, *out_rows);
     let ConvShape { in_channels, out_channels, kernel: [kr, kc], column_stride: stride, .. } = conv.shape;
     let lanes = S::F32_LANES;
     let width = FB * lanes;
@@ -235,7 +248,8 @@ fn tiles<S: Simd, const OB: usize, const FB: usize>(simd: S, k: Kernel<'_>) {
     // For each block of output columns, the taps that read a non-zero input somewhere in it:
     // (where the tap reads from the block's first column at output row 0, its weight index).
     // Worked out once per call, not per tile (the phase needs a division).
-    let blocks: Vec<Vec<(usize, usize)>> = (0..out_columns)
+    let blocks: Vec<Vec<(usize, usize)>> = columns
+        .clone()
         .step_by(width)
         .map(|first| {
             let mut taps = Vec::with_capacity(tap_count);
@@ -260,7 +274,7 @@ fn tiles<S: Simd, const OB: usize, const FB: usize>(simd: S, k: Kernel<'_>) {
     for tile in 0..out_channels / OB {
         let weights = &conv.weights[tile * tap_count * OB..][..tap_count * OB];
         for row in 0..out_rows {
-            for (block, first) in (0..out_columns).step_by(width).enumerate() {
+            for (block, first) in columns.clone().step_by(width).enumerate() {
                 let mut acc = [[simd.splat_f32s(0.0); FB]; OB];
                 for (o, acc) in acc.iter_mut().enumerate() {
                     *acc = [simd.splat_f32s(conv.bias[tile * OB + o]); FB];
@@ -361,6 +375,7 @@ mod tests {
                 700,
             ),
         ];
+        let mut shared = ConvScratch::default();
         for (i, (shape, rows, columns)) in cases.into_iter().enumerate() {
             let [kr, kc] = shape.kernel;
             let weight = pseudo_random(shape.out_channels * shape.in_channels * kr * kc, i as u32);
@@ -381,10 +396,15 @@ mod tests {
                 x[2 * rows * columns..3 * rows * columns].fill(0.0); // one channel all zero
             }
             let expected = naive(&shape, &weight, &bias, &x, rows, columns);
-            let got = Conv2d::new(shape, &weight, &bias).forward(&x, rows, columns);
-            assert_eq!(got.len(), expected.len(), "case {i}: size");
-            let worst = got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-            assert!(worst < 1e-4, "case {i}: max difference {worst}");
+            let conv = Conv2d::new(shape, &weight, &bias);
+            // Fresh working memory, and memory left dirty by the cases before.
+            let mut reused = Vec::new();
+            conv.forward_into(&x, rows, columns, &mut shared, &mut reused);
+            for got in [conv.forward(&x, rows, columns), reused] {
+                assert_eq!(got.len(), expected.len(), "case {i}: size");
+                let worst = got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+                assert!(worst < 1e-4, "case {i}: max difference {worst}");
+            }
         }
     }
 }
