@@ -1,8 +1,8 @@
 //! Live transcription of a take while it records: the recorder hands every captured block to a
-//! worker thread (never waiting for it), which downmixes, resamples to 22,050 Hz, runs Basic
-//! Pitch on a sliding window ([`LiveTranscriber`]) and sends the notes to the window as song
-//! notes: committed ones for good, the ones still sounding as provisional. When the take stops,
-//! the worker flushes the last frames and returns every committed note.
+//! worker thread (never waiting for it), which downmixes, removes DC, resamples to 22,050 Hz,
+//! runs Basic Pitch on a sliding window ([`LiveTranscriber`]) and sends the notes to the window
+//! as song notes: committed ones for good, the ones still sounding as provisional. When the take
+//! stops, the worker flushes the last frames and returns every committed note.
 
 use std::thread::JoinHandle;
 

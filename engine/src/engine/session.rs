@@ -3,13 +3,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crossbeam_channel::Sender;
+
 use super::{EngineThread, Event};
+use crate::devices::recorder::AudioBlock;
 use crate::history::GestureId;
 use crate::jobs::{Job, JobId, JobOutput};
 use crate::project::{self, ProjectData, Take};
-use crossbeam_channel::Sender;
-
-use crate::devices::recorder::AudioBlock;
 use crate::song::{Song, Track};
 use crate::studio::KeyboardInput;
 

@@ -158,21 +158,20 @@ fn rms(samples: &[f32]) -> f32 {
 /// [`CpuBasicPitch`]: super::cpu::CpuBasicPitch
 pub fn run_windows(model: &BasicPitch, windows: &[Vec<f32>], mode: Mode, device: &Device) -> Vec<WindowFrames> {
     let audible: Vec<bool> = windows.iter().map(|w| mode == Mode::Compatible || rms(w) >= SILENCE_RMS).collect();
+    let audible_windows: Vec<&[f32]> =
+        windows.iter().zip(&audible).filter(|(_, a)| **a).map(|(w, _)| w.as_slice()).collect();
     let mut computed = if *device == Device::flex() {
         // One window per core at a time (rayon's threads live on, and with them each thread's
-        // working memory).
+        // working memory); a single window (the live path) stays on this thread.
         use rayon::prelude::*;
         let cpu = model.cpu();
-        let audible_windows: Vec<&Vec<f32>> =
-            windows.iter().zip(&audible).filter(|(_, a)| **a).map(|(w, _)| w).collect();
         if audible_windows.len() == 1 {
-            // One window (the live path): on this thread, no hand-over to the pool.
             audible_windows.iter().map(|w| cpu.forward(w)).collect()
         } else {
             audible_windows.par_iter().map(|w| cpu.forward(w)).collect()
         }
     } else {
-        run_burn(model, windows.iter().zip(&audible).filter(|(_, a)| **a).map(|(w, _)| w.as_slice()), device)
+        run_burn(model, &audible_windows, device)
     }
     .into_iter();
     audible
@@ -182,8 +181,8 @@ pub fn run_windows(model: &BasicPitch, windows: &[Vec<f32>], mode: Mode, device:
 }
 
 /// The Burn module on a batch of windows.
-fn run_burn<'a>(model: &BasicPitch, windows: impl Iterator<Item = &'a [f32]>, device: &Device) -> Vec<WindowFrames> {
-    let data: Vec<f32> = windows.flat_map(|w| w.iter().copied()).collect();
+fn run_burn(model: &BasicPitch, windows: &[&[f32]], device: &Device) -> Vec<WindowFrames> {
+    let data: Vec<f32> = windows.concat();
     let count = data.len() / WINDOW_SAMPLES;
     if count == 0 {
         return Vec::new();
