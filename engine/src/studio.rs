@@ -317,7 +317,7 @@ impl Studio {
         self.monitor = None;
         let recording = Recording::start(device, Some(&file), listener).map_err(|e| e.to_string())?;
         let meter = Arc::clone(&recording.meter);
-        let start_tick = self.player.status().position_tick();
+        let start_tick = self.playhead_tick();
         self.take = Some(TakeInProgress { recording, start_tick, file });
         self.apply_settings();
         self.player.play();

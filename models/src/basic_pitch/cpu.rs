@@ -3,12 +3,12 @@
 //! faster than Burn's generic CPU convolutions on these shapes. The Burn module stays the
 //! reference and the GPU path; `tests/basic_pitch_parity.rs` holds both to onnxruntime.
 
-use super::front::{BINS_PER_OCTAVE, CENTRE_PAD, CQT_BINS, HARMONIC_SHIFTS, LOWPASS_PAD, OCTAVES};
-use super::network::{BasicPitch, Conv};
-use super::stitch::WindowFrames;
-use super::{CONTOUR_BINS, FRAMES_PER_WINDOW, HOP, NOTE_BINS, WINDOW_SAMPLES};
 use std::cell::RefCell;
 
+use super::front::{BINS_PER_OCTAVE, CENTRE_PAD, CQT_BINS, HARMONIC_SHIFTS, LOWPASS_PAD, OCTAVES};
+use super::network::{BasicPitch, CONTOUR1, CONTOUR2, Conv, Geometry, NOTE1, NOTE2, ONSET1, ONSET2};
+use super::stitch::WindowFrames;
+use super::{CONTOUR_BINS, FRAMES_PER_WINDOW, HOP, NOTE_BINS, WINDOW_SAMPLES};
 use crate::kernels::{Conv2d, ConvScratch, ConvShape};
 
 /// The model's weights laid out for the CPU kernels.
@@ -33,9 +33,17 @@ fn values<const D: usize>(tensor: burn::tensor::Tensor<D>) -> Vec<f32> {
     tensor.into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default()
 }
 
-fn conv(layer: &Conv, column_stride: usize, padding: [usize; 2]) -> Conv2d {
+fn conv(layer: &Conv, geometry: Geometry) -> Conv2d {
     let [out_channels, in_channels, kr, kc] = layer.weight.val().dims();
-    let shape = ConvShape { in_channels, out_channels, kernel: [kr, kc], column_stride, padding };
+    // The kernels step one frame at a time, as every Basic Pitch layer does.
+    debug_assert_eq!(geometry.stride[0], 1);
+    let shape = ConvShape {
+        in_channels,
+        out_channels,
+        kernel: [kr, kc],
+        column_stride: geometry.stride[1],
+        padding: geometry.padding,
+    };
     Conv2d::new(shape, &values(layer.weight.val()), &values(layer.bias.val()))
 }
 
@@ -71,12 +79,12 @@ impl CpuBasicPitch {
             sqrt_lengths: values(front.sqrt_lengths.val()),
             bn_scale: scalar(front.bn_scale.val()),
             bn_shift: scalar(front.bn_shift.val()),
-            contour1: conv(&model.contour1, 1, [1, 19]),
-            contour2: conv(&model.contour2, 1, [2, 2]),
-            note1: conv(&model.note1, 3, [3, 2]),
-            note2: conv(&model.note2, 1, [3, 1]),
-            onset1: conv(&model.onset1, 3, [2, 1]),
-            onset2: conv(&model.onset2, 1, [1, 1]),
+            contour1: conv(&model.contour1, CONTOUR1),
+            contour2: conv(&model.contour2, CONTOUR2),
+            note1: conv(&model.note1, NOTE1),
+            note2: conv(&model.note2, NOTE2),
+            onset1: conv(&model.onset1, ONSET1),
+            onset2: conv(&model.onset2, ONSET2),
         }
     }
 

@@ -13,7 +13,22 @@ use super::cpu::CpuBasicPitch;
 use super::front::Front;
 use super::{CONTOUR_BINS, FRAMES_PER_WINDOW, NOTE_BINS};
 
-/// A convolution with its (batch-norm-folded) bias; stride and padding are the layer table's.
+/// Stride and symmetric padding (time, frequency) of one layer, from the spec's layer table
+/// (§2.5); the Burn module and the CPU kernels both read them from here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Geometry {
+    pub stride: [usize; 2],
+    pub padding: [usize; 2],
+}
+
+pub(super) const CONTOUR1: Geometry = Geometry { stride: [1, 1], padding: [1, 19] };
+pub(super) const CONTOUR2: Geometry = Geometry { stride: [1, 1], padding: [2, 2] };
+pub(super) const NOTE1: Geometry = Geometry { stride: [1, 3], padding: [3, 2] };
+pub(super) const NOTE2: Geometry = Geometry { stride: [1, 1], padding: [3, 1] };
+pub(super) const ONSET1: Geometry = Geometry { stride: [1, 3], padding: [2, 1] };
+pub(super) const ONSET2: Geometry = Geometry { stride: [1, 1], padding: [1, 1] };
+
+/// A convolution with its (batch-norm-folded) bias.
 #[derive(Module, Debug)]
 pub struct Conv {
     pub weight: Param<Tensor<4>>,
@@ -29,8 +44,9 @@ impl Conv {
     }
 
     /// Cross-correlation over [B, C, time, freq] with symmetric padding.
-    fn forward(&self, x: Tensor<4>, stride: [usize; 2], padding: [usize; 2]) -> Tensor<4> {
-        conv2d(x, self.weight.val(), Some(self.bias.val()), ConvOptions::new(stride, padding, [1, 1], 1))
+    fn forward(&self, x: Tensor<4>, layer: Geometry) -> Tensor<4> {
+        let options = ConvOptions::new(layer.stride, layer.padding, [1, 1], 1);
+        conv2d(x, self.weight.val(), Some(self.bias.val()), options)
     }
 }
 
@@ -83,14 +99,14 @@ impl BasicPitch {
     pub fn forward(&self, audio: Tensor<2>) -> Posteriorgrams {
         let batch = audio.dims()[0];
         let harmonics = self.front.forward(audio); // [B, 8, 172, 264]
-        let contour_features = relu(self.contour1.forward(harmonics.clone(), [1, 1], [1, 19]));
-        let contour = sigmoid(self.contour2.forward(contour_features, [1, 1], [2, 2])); // [B,1,172,264]
-        let note_features = relu(self.note1.forward(contour.clone(), [1, 3], [3, 2])); // [B,32,172,88]
-        let note = sigmoid(self.note2.forward(note_features, [1, 1], [3, 1])); // [B,1,172,88]
-        let onset_features = relu(self.onset1.forward(harmonics, [1, 3], [2, 1])); // [B,32,172,88]
+        let contour_features = relu(self.contour1.forward(harmonics.clone(), CONTOUR1));
+        let contour = sigmoid(self.contour2.forward(contour_features, CONTOUR2)); // [B,1,172,264]
+        let note_features = relu(self.note1.forward(contour.clone(), NOTE1)); // [B,32,172,88]
+        let note = sigmoid(self.note2.forward(note_features, NOTE2)); // [B,1,172,88]
+        let onset_features = relu(self.onset1.forward(harmonics, ONSET1)); // [B,32,172,88]
         // The onset head sees the note probabilities first, then its own features.
         let onset_input = Tensor::cat(vec![note.clone(), onset_features], 1);
-        let onset = sigmoid(self.onset2.forward(onset_input, [1, 1], [1, 1]));
+        let onset = sigmoid(self.onset2.forward(onset_input, ONSET2));
         Posteriorgrams {
             note: note.reshape([batch, FRAMES_PER_WINDOW, NOTE_BINS]),
             onset: onset.reshape([batch, FRAMES_PER_WINDOW, NOTE_BINS]),

@@ -8,7 +8,7 @@
 
 use pulp::{Arch, Simd, WithSimd};
 
-/// The widest SIMD vector pulp uses, in f32 lanes: output columns are padded to whole tiles of it.
+/// The widest SIMD vector pulp uses, in f32 lanes: output columns are padded to whole vectors.
 const MAX_LANES: usize = 16;
 /// Output-channel tile of the many-channel kernel and its column tiles (8 × 2 accumulators).
 const CHANNEL_TILE: usize = 8;
@@ -68,10 +68,6 @@ impl Conv2d {
         Self { shape, weights, bias: bias.to_vec(), channel_tile }
     }
 
-    pub fn shape(&self) -> ConvShape {
-        self.shape
-    }
-
     /// `input` is `[in][rows][columns]`; returns `[out][out rows][out columns]`.
     pub fn forward(&self, input: &[f32], rows: usize, columns: usize) -> Vec<f32> {
         let mut out = Vec::new();
@@ -92,10 +88,9 @@ impl Conv2d {
         assert_eq!(input.len(), self.shape.in_channels * rows * columns, "input size");
         let [out_rows, out_columns] = self.shape.output_size(rows, columns);
         // Whole tiles where they fit, then single vectors: pad to one vector only.
-        let unit = MAX_LANES;
+        let padded_columns = out_columns.div_ceil(MAX_LANES) * MAX_LANES;
         let buffer = std::mem::take(&mut scratch.phases);
-        let phases = Phases::new(&self.shape, input, rows, columns, out_columns.div_ceil(unit) * unit, buffer);
-        let padded_columns = phases.out_columns;
+        let phases = Phases::new(&self.shape, input, rows, columns, padded_columns, buffer);
         let mut padded = std::mem::take(&mut scratch.padded);
         // Not cleared: the kernel writes every element.
         padded.resize(self.shape.out_channels * out_rows * padded_columns, 0.0);
@@ -123,7 +118,7 @@ struct Phases {
     stride: usize,
     rows: usize,
     positions: usize,
-    /// Output columns rounded up to whole tiles.
+    /// Output columns rounded up to whole vectors.
     out_columns: usize,
     /// Per input channel, the input columns that hold a non-zero value in some row. Taps that
     /// read only outside them are skipped: Basic Pitch's harmonic channels are shifted copies
@@ -132,7 +127,7 @@ struct Phases {
 }
 
 impl Phases {
-    /// `out_columns` is already rounded up to whole tiles.
+    /// `out_columns` is already rounded up to whole vectors.
     fn new(
         shape: &ConvShape,
         input: &[f32],
@@ -215,17 +210,21 @@ impl WithSimd for Kernel<'_> {
 
     #[inline(always)]
     fn with_simd<S: Simd>(mut self, simd: S) {
-        let columns = self.phases.out_columns;
         if self.conv.channel_tile == CHANNEL_TILE {
-            let whole = columns / (COLUMN_TILES_MANY * S::F32_LANES) * (COLUMN_TILES_MANY * S::F32_LANES);
-            tiles::<S, CHANNEL_TILE, COLUMN_TILES_MANY>(simd, &mut self, 0..whole);
-            tiles::<S, CHANNEL_TILE, 1>(simd, &mut self, whole..columns);
+            all_columns::<S, CHANNEL_TILE, COLUMN_TILES_MANY>(simd, &mut self);
         } else {
-            let whole = columns / (COLUMN_TILES_SINGLE * S::F32_LANES) * (COLUMN_TILES_SINGLE * S::F32_LANES);
-            tiles::<S, 1, COLUMN_TILES_SINGLE>(simd, &mut self, 0..whole);
-            tiles::<S, 1, 1>(simd, &mut self, whole..columns);
+            all_columns::<S, 1, COLUMN_TILES_SINGLE>(simd, &mut self);
         }
     }
+}
+
+/// Every output column: tiles of `FB` vectors where they fit, single vectors after.
+#[inline(always)]
+fn all_columns<S: Simd, const OB: usize, const FB: usize>(simd: S, k: &mut Kernel<'_>) {
+    let columns = k.phases.out_columns;
+    let whole = columns / (FB * S::F32_LANES) * (FB * S::F32_LANES);
+    tiles::<S, OB, FB>(simd, k, 0..whole);
+    tiles::<S, OB, 1>(simd, k, whole..columns);
 }
 
 /// Loads `S::F32_LANES` floats from `values[at..]`.
@@ -234,8 +233,8 @@ fn load<S: Simd>(values: &[f32], at: usize) -> S::f32s {
     bytemuck::pod_read_unaligned(bytemuck::cast_slice(&values[at..at + S::F32_LANES]))
 }
 
-#[inline(always)]
 /// Output columns `columns` (whole tiles of `FB` vectors) of every row and output channel.
+#[inline(always)]
 fn tiles<S: Simd, const OB: usize, const FB: usize>(simd: S, k: &mut Kernel<'_>, columns: std::ops::Range<usize>) {
     let Kernel { conv, phases, out_rows, output } = k;
     let (conv, phases, out_rows) = (*conv, *phases, *out_rows);
