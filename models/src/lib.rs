@@ -2,8 +2,10 @@
 //! where they run. Nothing here depends on the GUI, so GUI edits never rebuild Burn.
 
 pub mod basic_pitch;
+pub mod data;
 pub mod kernels;
 pub mod runtime;
+pub mod vae;
 
 /// The device models run on (re-exported so the engine needs no direct Burn dependency).
 pub use burn::tensor::Device;

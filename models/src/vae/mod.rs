@@ -1,0 +1,14 @@
+//! MusicVAE for melodies: the encoding, the corpus windows, the model and its uses.
+
+pub mod dataset;
+pub mod evaluate;
+pub mod latent;
+pub mod lstm;
+pub mod melody;
+pub mod melody_model;
+pub mod model;
+pub mod train;
+
+pub use melody::{Melody, TimedNote};
+pub use melody_model::{InputNotice, MelodyVae, PreparedMelody, VaeError};
+pub use model::{MusicVae, MusicVaeConfig};

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Reproduces the shipped MusicVAE melody models from a fresh clone: converts the melodic
+# collections of the music21 corpus (PyPI, pinned), trains the 2-bar model, the hierarchical
+# 16-bar model and the flat 16-bar baseline, scores them on the test split, and copies the
+# shipped ones into assets/models/musicvae/. Each step resumes where an interrupted run stopped.
+#
+#   scripts/train_musicvae.sh            # the shipped settings (hours on 2 cores)
+#   STEPS_2BAR=200 STEPS_16BAR=50 scripts/train_musicvae.sh   # a quick trial
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/setup.sh
+ensure_rust
+ensure_apt python3 python3-venv
+venv="$CADENZA_CACHE/corpus-venv"
+if [ ! -x "$venv/bin/python" ] || ! cmp -s scripts/corpus/requirements.txt "$venv/.requirements"; then
+    rm -rf "$venv" && python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check --no-deps -r scripts/corpus/requirements.txt
+    cp scripts/corpus/requirements.txt "$venv/.requirements"
+fi
+corpus=data/corpus-melody
+if [ ! -f "$corpus/manifest.jsonl" ]; then
+    "$venv/bin/python" scripts/corpus/build_corpus.py --out "$corpus" --jobs "$(nproc)" \
+        --collections airdsAirs bach essenFolksong oneills1850 ryansMammoth nottingham-dataset miscFolk
+fi
+cargo build -p cadenza-models --locked --bin train-musicvae
+train="$CARGO_TARGET_DIR/debug/train-musicvae"
+runs=data/runs
+"$train" train --corpus "$corpus" --out "$runs/mel_2bar" --bars 2 --steps "${STEPS_2BAR:-6000}"
+"$train" train --corpus "$corpus" --out "$runs/mel_16bar" --bars 16 --steps "${STEPS_16BAR:-3000}" --batch 32
+"$train" train --corpus "$corpus" --out "$runs/mel_16bar_flat" --bars 16 --flat --steps "${STEPS_16BAR:-3000}" --batch 32
+for run in mel_2bar mel_16bar mel_16bar_flat; do
+    "$train" evaluate --corpus "$corpus" --model "$runs/$run"
+done
+for run in mel_2bar mel_16bar; do
+    mkdir -p "assets/models/musicvae/$run"
+    cp "$runs/$run"/{model.bpk,config.json,attributes.json,map.json,training.json,evaluation.json} "assets/models/musicvae/$run/"
+done
+echo "shipped models updated in assets/models/musicvae/"
