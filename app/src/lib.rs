@@ -4,3 +4,4 @@
 pub mod cli;
 pub mod demo;
 pub mod gui;
+pub mod vae_cli;

@@ -1,6 +1,6 @@
 //! `cadenza`: the GUI with no subcommand, or headless jobs from the command line.
 
-use cadenza::{cli, gui};
+use cadenza::{cli, gui, vae_cli};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +36,11 @@ enum Command {
     Render { input: PathBuf, output: PathBuf },
     /// Transcribe audio files (WAV, FLAC, MP3, Ogg Vorbis) to MIDI with Basic Pitch.
     Transcribe(cli::TranscribeArgs),
+    /// The MusicVAE melody models: reconstruct, sample, interpolate, attribute.
+    Vae {
+        #[command(subcommand)]
+        command: vae_cli::VaeCommand,
+    },
 }
 
 fn parse_backend(s: &str) -> Result<BackendPreference, String> {
@@ -54,6 +59,7 @@ fn main() -> ExitCode {
         Some(Command::Convert { input, output }) => cli::convert(config, &input, &output),
         Some(Command::Render { input, output }) => cli::render(config, &input, &output),
         Some(Command::Transcribe(args)) => cli::transcribe(config, &args),
+        Some(Command::Vae { command }) => vae_cli::run(&command),
         None => gui::run(config, cli.file),
     };
     match result {

@@ -19,7 +19,7 @@ use crate::history::{GestureId, History};
 use crate::jobs::{Job, JobContext, JobError, JobId, JobOutput, JobResult, Notices};
 use crate::playback::{OutputChoice, PlayerStatus, TransportSettings};
 use crate::project::{self, ProjectData, Take};
-use crate::song::Song;
+use crate::song::{Song, Track};
 use crate::studio::{DeviceList, Studio};
 use crate::synth::{RenderOptions, SoundFontChoice, load_synth, render_to_wav};
 
@@ -171,7 +171,22 @@ pub enum Command {
         device: Option<String>,
         on: bool,
     },
+    /// Encode clips, decode points of the latent space (the melody models; answered with
+    /// [`Event::Latent`]). The models load on the first request.
+    #[cfg(feature = "ml")]
+    Latent(crate::latent::LatentRequest),
+    /// Play a ghost track with the song, looping over its range (`None` stops and gives the
+    /// song back as it was). Sending a new one while it plays swaps the notes in time.
+    Audition(Option<Audition>),
     Shutdown,
+}
+
+/// A track heard with the song but not part of it (a latent point, a continuation).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Audition {
+    pub track: Track,
+    /// Loop over these ticks while it plays.
+    pub loop_ticks: (u64, u64),
 }
 
 #[derive(Debug, Clone)]
@@ -246,6 +261,8 @@ pub enum Event {
     Autosaved,
     /// Whether the song has changes that are not in a saved project.
     Dirty(bool),
+    #[cfg(feature = "ml")]
+    Latent(crate::latent::LatentReply),
 }
 
 /// The GUI's or CLI's end of the engine.
@@ -391,6 +408,10 @@ struct EngineThread {
     /// The live transcription of the take being recorded, and the take's name.
     #[cfg(feature = "ml")]
     live: Option<(crate::live_transcription::LiveTranscription, String)>,
+    #[cfg(feature = "ml")]
+    latent: Option<crate::latent::LatentWorker>,
+    /// The ghost track being auditioned, and the transport settings to restore after it.
+    audition: Option<(Audition, TransportSettings)>,
 }
 
 impl EngineThread {
@@ -420,6 +441,9 @@ impl EngineThread {
             resume_monitor: None,
             #[cfg(feature = "ml")]
             live: None,
+            #[cfg(feature = "ml")]
+            latent: None,
+            audition: None,
         }
     }
 
@@ -626,6 +650,9 @@ impl EngineThread {
             Command::RecordAudio { device } => self.record_audio(device.as_deref()),
             Command::StopRecordAudio => self.stop_record_audio(),
             Command::MonitorInput { device, on } => self.monitor_input(device, on),
+            #[cfg(feature = "ml")]
+            Command::Latent(request) => self.latent(request),
+            Command::Audition(audition) => self.audition(audition),
             Command::Shutdown => {}
         }
     }
@@ -641,8 +668,68 @@ impl EngineThread {
         }
     }
 
+    #[cfg(feature = "ml")]
+    fn latent(&mut self, request: crate::latent::LatentRequest) {
+        if self.latent.is_none() {
+            let (models, errors) = crate::latent::shipped_models();
+            for error in errors {
+                self.emit(Event::Notice(error));
+            }
+            let events = self.events.clone();
+            match crate::latent::LatentWorker::start(models, move |reply| {
+                let _ = events.send(Event::Latent(reply));
+            }) {
+                Ok(worker) => self.latent = Some(worker),
+                Err(e) => {
+                    self.emit(Event::CommandFailed(format!("could not start the melody models: {e}")));
+                    return;
+                }
+            }
+        }
+        if let Some(worker) = &self.latent {
+            worker.send(request);
+        }
+    }
+
+    fn audition(&mut self, audition: Option<Audition>) {
+        match (audition, self.audition.take()) {
+            (Some(next), previous) => {
+                let restore = previous.map_or_else(|| self.studio.settings(), |(_, settings)| settings);
+                let looping = TransportSettings { loop_ticks: Some(next.loop_ticks), ..restore };
+                let first = self.audition.is_none() && !self.studio.is_playing();
+                self.audition = Some((next, restore));
+                self.studio.set_settings(looping);
+                self.studio.set_song(self.heard_song());
+                if first {
+                    if let Some((a, _)) = &self.audition {
+                        self.studio.seek(a.loop_ticks.0);
+                    }
+                    self.studio.play();
+                }
+            }
+            (None, Some((_, restore))) => {
+                self.studio.pause();
+                self.studio.set_settings(restore);
+                self.studio.set_song(Arc::clone(&self.song));
+            }
+            (None, None) => {}
+        }
+    }
+
+    /// The song as the player should hear it: with the ghost track while one is auditioned.
+    fn heard_song(&self) -> Arc<Song> {
+        match &self.audition {
+            None => Arc::clone(&self.song),
+            Some((audition, _)) => {
+                let mut song = (*self.song).clone();
+                song.tracks.push(audition.track.clone());
+                Arc::new(song)
+            }
+        }
+    }
+
     fn song_changed(&self) {
-        self.studio.set_song(Arc::clone(&self.song));
+        self.studio.set_song(self.heard_song());
         self.emit(Event::SongChanged {
             song: Arc::clone(&self.song),
             path: self.path.clone(),

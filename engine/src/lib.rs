@@ -11,6 +11,8 @@ pub mod gm;
 pub mod history;
 pub mod jobs;
 #[cfg(feature = "ml")]
+pub mod latent;
+#[cfg(feature = "ml")]
 pub mod live_transcription;
 pub mod midi;
 pub mod playback;
@@ -25,7 +27,7 @@ pub mod transcribe;
 #[cfg(feature = "ml")]
 pub use cadenza_models::{BackendKind, BackendPreference};
 pub use edit::{Edit, EditError, TrackProps};
-pub use engine::{Command, Engine, EngineConfig, EngineHandle, Event};
+pub use engine::{Audition, Command, Engine, EngineConfig, EngineHandle, Event};
 pub use history::{GestureId, History};
 pub use jobs::{Job, JobContext, JobError, JobId, JobOutput};
 pub use song::{BendPoint, KeySignatureChange, Note, Song, TempoChange, TimeSignatureChange, Track};

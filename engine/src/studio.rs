@@ -125,6 +125,10 @@ impl Studio {
         self.player.play();
     }
 
+    pub fn is_playing(&self) -> bool {
+        self.player.status().is_playing()
+    }
+
     pub fn pause(&mut self) {
         self.player.pause();
     }

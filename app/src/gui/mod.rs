@@ -3,6 +3,7 @@
 //! frame) and sent to the engine, whose song and history stay the authority.
 
 mod dialogs;
+pub mod interpolate;
 pub mod roll;
 mod status;
 mod takes;
@@ -115,6 +116,7 @@ pub struct CadenzaApp {
     pub takes_root: PathBuf,
     pub waveforms: takes::Waveforms,
     pub transcription: transcription::Panel,
+    pub interpolate: interpolate::Panel,
     pub dialog: Option<Dialog>,
     pub recent: Vec<PathBuf>,
     /// Where recent files (and, in the engine, the recovery file) are kept.
@@ -154,6 +156,7 @@ impl CadenzaApp {
             takes_root: PathBuf::new(),
             waveforms: takes::Waveforms::default(),
             transcription: transcription::Panel::default(),
+            interpolate: interpolate::Panel::default(),
             dialog: None,
             recent: dialogs::load_recent(&state_dir),
             state_dir,
@@ -356,6 +359,7 @@ impl CadenzaApp {
                 }
             }
             Event::InputMonitor(meter) => self.input_meter = meter,
+            Event::Latent(reply) => self.latent_reply(reply),
             Event::ProjectSaved { path } => {
                 self.notices.push(format!("saved {}", path.display()));
                 self.title = path.display().to_string();
@@ -503,6 +507,11 @@ impl eframe::App for CadenzaApp {
         egui::Panel::left("tracks").resizable(true).default_size(250.0).show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| tracks::list(self, ui));
         });
+        if self.interpolate.open {
+            egui::Panel::right("interpolate").resizable(true).default_size(interpolate::PANEL_WIDTH).show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| interpolate::show(self, ui));
+            });
+        }
         egui::CentralPanel::default().show(ui, |ui| self.central(ui));
         dialogs::show(self, ui.ctx());
         if self.first_frame.is_none() {

@@ -512,3 +512,65 @@ fn notes_appear_in_the_roll_while_a_take_records_and_stay_as_a_track() {
     f.harness.state_mut().undo();
     f.settle(|app| app.song.tracks.len() == 1);
 }
+
+/// Two contrasting 2-bar phrases: a C major scale up (bars 1–2), a high G arpeggio down in
+/// dotted rhythm (bars 3–4).
+fn two_phrases() -> Song {
+    let q = u64::from(PPQ);
+    let mut notes = Vec::new();
+    for (i, pitch) in [60u8, 62, 64, 65, 67, 69, 71, 72].into_iter().enumerate() {
+        notes.push(Note::new(i as u64 * q, q, pitch, 80));
+    }
+    for (i, pitch) in [91u8, 86, 83, 79, 74, 71].into_iter().enumerate() {
+        let start = 8 * q + i as u64 * q * 3 / 2 - if i % 2 == 1 { q / 2 } else { 0 };
+        notes.push(Note::new(start, q / 2, pitch, 100));
+    }
+    one_track(&notes)
+}
+
+#[test]
+fn the_interpolate_panel_decodes_while_the_slider_moves_and_keeps_a_track() {
+    use egui::accesskit::Role;
+    let mut f = start(two_phrases());
+    f.click_label("Interpolate");
+    f.click_label("Set A");
+    f.settle(|app| app.interpolate.clips[0].as_ref().is_some_and(|c| c.code.is_some()));
+    // B: the bar of the playhead (bar 3).
+    f.harness.state().engine.send(Command::Seek(8 * u64::from(PPQ)));
+    f.settle(|app| app.engine.player().position_tick() == 8 * u64::from(PPQ));
+    f.click_label("Set B");
+    f.settle(|app| app.interpolate.clips[1].as_ref().is_some_and(|c| c.code.is_some()));
+    assert_eq!(f.app().interpolate.clips[1].as_ref().unwrap().from, 8 * u64::from(PPQ));
+    // The point halfway decodes as soon as both clips are in.
+    f.settle(|app| app.interpolate.decoded.is_some());
+
+    // Drag the A → B slider from one end to the other: every frame's point goes to the engine,
+    // which decodes the newest and drops the stale ones.
+    let slider = f.harness.get_by_role_and_label(Role::Slider, "A to B").rect();
+    f.drag(slider.left_center() + egui::vec2(1.0, 0.0), slider.right_center() - egui::vec2(1.0, 0.0));
+    f.settle(|app| app.interpolate.decoded.as_ref().is_some_and(|d| d.point.along > 0.99));
+    let at_b = f.app().interpolate.decoded.clone().unwrap();
+    f.drag(slider.right_center() - egui::vec2(1.0, 0.0), slider.left_center() + egui::vec2(1.0, 0.0));
+    f.settle(|app| app.interpolate.decoded.as_ref().is_some_and(|d| d.point.along < 0.01));
+    let at_a = f.app().interpolate.decoded.clone().unwrap();
+    let panel = &f.app().interpolate;
+    println!("{} moves sent, {} decoded; A: {:?}", panel.sent, panel.answered, at_a.notes);
+    assert!(panel.answered <= panel.sent && panel.sent >= 3, "sent {} answered {}", panel.sent, panel.answered);
+    assert!(!at_a.notes.is_empty() && !at_b.notes.is_empty());
+    assert_ne!(at_a.notes, at_b.notes, "the two ends of the slider decode to the same melody");
+
+    // Loop it with the song, then keep it as a track (one undo step).
+    f.click_label("Loop with song");
+    f.settle(|app| app.engine.player().is_playing());
+    f.click_label("Loop with song");
+    f.settle(|app| !app.engine.player().is_playing());
+    f.click_label("Keep as track");
+    f.settle(|app| app.song.tracks.len() == 2);
+    let kept = &f.app().song.tracks[1];
+    assert_eq!(kept.notes.len(), at_a.notes.len());
+    assert_eq!(kept.notes[0].start, (at_a.notes[0].start * f64::from(PPQ)).round() as u64);
+    assert_eq!(kept.name, "A-B 0%");
+    f.sync();
+    f.harness.state_mut().undo();
+    f.settle(|app| app.song.tracks.len() == 1);
+}

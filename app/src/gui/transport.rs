@@ -15,6 +15,7 @@ pub fn bar(app: &mut CadenzaApp, ui: &mut egui::Ui) {
         file_menu(app, ui);
         devices_menu(app, ui);
         transcribe_menu(app, ui);
+        interpolate_toggle(app, ui);
         ui.separator();
         transport_buttons(app, ui);
         ui.separator();
@@ -87,6 +88,18 @@ fn transcribe_menu(app: &mut CadenzaApp, ui: &mut egui::Ui) {
             ui.close();
         }
     });
+}
+
+/// Shows or hides the Interpolate panel (the melody models).
+fn interpolate_toggle(app: &mut CadenzaApp, ui: &mut egui::Ui) {
+    let mut open = app.interpolate.open;
+    if ui.toggle_value(&mut open, "Interpolate").on_hover_text("Mix clips in the melody models' latent space").clicked() {
+        app.interpolate.open = open;
+        if !open && app.interpolate.looping {
+            app.interpolate.looping = false;
+            app.engine.send(cadenza_engine::Command::Audition(None));
+        }
+    }
 }
 
 fn devices_menu(app: &mut CadenzaApp, ui: &mut egui::Ui) {

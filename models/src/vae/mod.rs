@@ -6,6 +6,7 @@ pub mod latent;
 pub mod lstm;
 pub mod melody;
 pub mod melody_model;
+pub mod shipped;
 pub mod model;
 pub mod train;
 
