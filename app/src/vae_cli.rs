@@ -99,7 +99,12 @@ fn read_clip(path: &Path, args: &ClipArgs) -> Result<(Vec<TimedNote>, Song)> {
     };
     let notes: Vec<TimedNote> = tracks.iter().flat_map(|&t| latent::clip_notes(&song, t, from, to)).collect();
     if notes.is_empty() {
-        bail!("{}: no notes in bars {}–{} (choose another --from-bar or --track)", path.display(), args.from_bar + 1, args.from_bar + args.bars);
+        bail!(
+            "{}: no notes in bars {}–{} (choose another --from-bar or --track)",
+            path.display(),
+            args.from_bar + 1,
+            args.from_bar + args.bars
+        );
     }
     Ok((notes, song))
 }
@@ -136,16 +141,19 @@ pub fn run(command: &VaeCommand) -> Result<()> {
             let vae = load(clip.bars)?;
             let (code, velocity) = encode_clip(&vae, input, clip)?;
             let melody = vae.decode(&[code], 0.0, 0).remove(0);
-            let notes = write_melodies(output, &[melody.to_notes(0.0, velocity)], clip.bars, velocity, "reconstruction")?;
+            let notes =
+                write_melodies(output, &[melody.to_notes(0.0, velocity)], clip.bars, velocity, "reconstruction")?;
             eprintln!("cadenza: {} → {} ({notes} notes)", input.display(), output.display());
         }
         VaeCommand::Sample { bars, count, temperature, seed, output } => {
             let vae = load(*bars)?;
-            std::fs::create_dir_all(output).with_context(|| format!("{}: cannot create the folder", output.display()))?;
+            std::fs::create_dir_all(output)
+                .with_context(|| format!("{}: cannot create the folder", output.display()))?;
             let codes = vae.prior_codes(*count, *seed);
             for (i, melody) in vae.decode(&codes, *temperature, *seed).iter().enumerate() {
                 let path = output.join(format!("sample-{:02}.mid", i + 1));
-                let notes = write_melodies(&path, &[melody.to_notes(0.0, 90)], *bars, 90, &format!("sample {}", i + 1))?;
+                let notes =
+                    write_melodies(&path, &[melody.to_notes(0.0, 90)], *bars, 90, &format!("sample {}", i + 1))?;
                 eprintln!("cadenza: {} ({notes} notes)", path.display());
             }
         }
@@ -157,7 +165,13 @@ pub fn run(command: &VaeCommand) -> Result<()> {
             let melodies: Vec<Vec<TimedNote>> = vae.decode(&path, 0.0, 0).iter().map(|m| m.to_notes(0.0, 90)).collect();
             let velocity = ((u16::from(va) + u16::from(vb)) / 2) as u8;
             let notes = write_melodies(output, &melodies, clip.bars, velocity, "interpolation")?;
-            eprintln!("cadenza: {} steps from {} to {} → {} ({notes} notes)", path.len(), a.display(), b.display(), output.display());
+            eprintln!(
+                "cadenza: {} steps from {} to {} → {} ({notes} notes)",
+                path.len(),
+                a.display(),
+                b.display(),
+                output.display()
+            );
         }
         VaeCommand::Attribute { input, name, amount, output, clip } => {
             let vae = load(clip.bars)?;
@@ -166,7 +180,13 @@ pub fn run(command: &VaeCommand) -> Result<()> {
             let decoded = vae.decode(&[code, moved], 0.0, 0);
             let before = MelodyVae::measure(name, &decoded[0]);
             let after = MelodyVae::measure(name, &decoded[1]);
-            let notes = write_melodies(output, &[decoded[1].to_notes(0.0, velocity)], clip.bars, velocity, &format!("{name} {amount:+}"))?;
+            let notes = write_melodies(
+                output,
+                &[decoded[1].to_notes(0.0, velocity)],
+                clip.bars,
+                velocity,
+                &format!("{name} {amount:+}"),
+            )?;
             eprintln!(
                 "cadenza: {name} {:.2} → {:.2}; wrote {} ({notes} notes)",
                 before.unwrap_or(0.0),

@@ -694,16 +694,17 @@ impl EngineThread {
     fn audition(&mut self, audition: Option<Audition>) {
         match (audition, self.audition.take()) {
             (Some(next), previous) => {
+                // Only the first audition starts playback from the loop's start; later points
+                // swap the notes in place (and leave a pause the user chose alone).
+                let first = previous.is_none();
                 let restore = previous.map_or_else(|| self.studio.settings(), |(_, settings)| settings);
                 let looping = TransportSettings { loop_ticks: Some(next.loop_ticks), ..restore };
-                let first = self.audition.is_none() && !self.studio.is_playing();
+                let start = next.loop_ticks.0;
                 self.audition = Some((next, restore));
                 self.studio.set_settings(looping);
                 self.studio.set_song(self.heard_song());
                 if first {
-                    if let Some((a, _)) = &self.audition {
-                        self.studio.seek(a.loop_ticks.0);
-                    }
+                    self.studio.seek(start);
                     self.studio.play();
                 }
             }

@@ -6,9 +6,9 @@
 use std::collections::HashMap;
 use std::thread::JoinHandle;
 
+pub use cadenza_models::vae::latent::LatentMap;
 use cadenza_models::vae::latent::slerp;
 pub use cadenza_models::vae::melody::TimedNote;
-pub use cadenza_models::vae::latent::LatentMap;
 pub use cadenza_models::vae::{InputNotice, MelodyVae, VaeError};
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
@@ -93,10 +93,20 @@ pub struct LatentPoint {
 
 #[derive(Debug)]
 pub enum LatentRequest {
-    Encode { size: VaeSize, slot: Slot, notes: Vec<TimedNote> },
-    Decode { request: u64, point: LatentPoint },
+    Encode {
+        size: VaeSize,
+        slot: Slot,
+        notes: Vec<TimedNote>,
+    },
+    Decode {
+        request: u64,
+        point: LatentPoint,
+    },
     /// Codes of clips to place on the latent map (the song's clips and corpus samples).
-    Map { size: VaeSize, clips: Vec<Vec<TimedNote>> },
+    Map {
+        size: VaeSize,
+        clips: Vec<Vec<TimedNote>>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -115,9 +125,13 @@ pub struct LatentWorker {
 
 impl LatentWorker {
     /// Starts the worker with the models it may use; every reply goes to `reply`.
-    pub fn start(models: HashMap<VaeSize, MelodyVae>, reply: impl Fn(LatentReply) + Send + 'static) -> std::io::Result<Self> {
+    pub fn start(
+        models: HashMap<VaeSize, MelodyVae>,
+        reply: impl Fn(LatentReply) + Send + 'static,
+    ) -> std::io::Result<Self> {
         let (tx, rx) = unbounded();
-        let thread = std::thread::Builder::new().name("cadenza-latent".into()).spawn(move || run(models, &rx, &reply))?;
+        let thread =
+            std::thread::Builder::new().name("cadenza-latent".into()).spawn(move || run(models, &rx, &reply))?;
         Ok(Self { requests: Some(tx), thread: Some(thread) })
     }
 
@@ -165,16 +179,28 @@ fn model(models: &HashMap<VaeSize, MelodyVae>, size: VaeSize) -> Result<&MelodyV
     models.get(&size).ok_or_else(|| format!("the {}-bar melody model is not loaded", size.bars()))
 }
 
-fn encode(models: &HashMap<VaeSize, MelodyVae>, size: VaeSize, notes: &[TimedNote]) -> Result<(Vec<f32>, Vec<String>, Vec<TimedNote>), String> {
+/// A clip's code, what was done to its input, and the model's reconstruction of it.
+type Encoding = (Vec<f32>, Vec<String>, Vec<TimedNote>);
+
+fn encode(models: &HashMap<VaeSize, MelodyVae>, size: VaeSize, notes: &[TimedNote]) -> Result<Encoding, String> {
     let vae = model(models, size)?;
     let prepared = vae.prepare(notes).map_err(|e| e.to_string())?;
     let code = vae.encode(&[&prepared.melody]).into_iter().next().ok_or("the model returned no code")?;
-    let reconstruction = vae.decode(std::slice::from_ref(&code), 0.0, 0).into_iter().next().map(|m| m.to_notes(0.0, 90)).unwrap_or_default();
+    let reconstruction = vae
+        .decode(std::slice::from_ref(&code), 0.0, 0)
+        .into_iter()
+        .next()
+        .map(|m| m.to_notes(0.0, 90))
+        .unwrap_or_default();
     Ok((code, prepared.notices.iter().map(InputNotice::to_string).collect(), reconstruction))
 }
 
 /// The code of a point, from the encoded clips.
-pub fn point_code(vae: &MelodyVae, codes: &HashMap<(VaeSize, Slot), Vec<f32>>, point: &LatentPoint) -> Result<Vec<f32>, String> {
+pub fn point_code(
+    vae: &MelodyVae,
+    codes: &HashMap<(VaeSize, Slot), Vec<f32>>,
+    point: &LatentPoint,
+) -> Result<Vec<f32>, String> {
     let get = |slot| codes.get(&(point.size, slot));
     let a = get(Slot::A).ok_or("pick clip A first")?;
     let b = get(Slot::B).unwrap_or(a);
@@ -194,15 +220,26 @@ pub fn point_code(vae: &MelodyVae, codes: &HashMap<(VaeSize, Slot), Vec<f32>>, p
     Ok(z)
 }
 
-fn decode(models: &HashMap<VaeSize, MelodyVae>, codes: &HashMap<(VaeSize, Slot), Vec<f32>>, request: u64, point: LatentPoint) -> LatentReply {
+fn decode(
+    models: &HashMap<VaeSize, MelodyVae>,
+    codes: &HashMap<(VaeSize, Slot), Vec<f32>>,
+    request: u64,
+    point: LatentPoint,
+) -> LatentReply {
     let started = std::time::Instant::now();
     let result = model(models, point.size).and_then(|vae| {
         let z = point_code(vae, codes, &point)?;
-        let melody = vae.decode(std::slice::from_ref(&z), f64::from(point.temperature), point.seed).into_iter().next().ok_or("the model returned nothing")?;
+        let melody = vae
+            .decode(std::slice::from_ref(&z), f64::from(point.temperature), point.seed)
+            .into_iter()
+            .next()
+            .ok_or("the model returned nothing")?;
         Ok((melody.to_notes(0.0, 90), z))
     });
     match result {
-        Ok((notes, code)) => LatentReply::Decoded { request, point, notes, code, milliseconds: started.elapsed().as_secs_f64() * 1e3 },
+        Ok((notes, code)) => {
+            LatentReply::Decoded { request, point, notes, code, milliseconds: started.elapsed().as_secs_f64() * 1e3 }
+        }
         Err(message) => LatentReply::Failed(message),
     }
 }

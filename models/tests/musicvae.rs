@@ -105,12 +105,14 @@ fn training_checkpoints_and_resumes_where_it_stopped() {
     write_corpus(&dir.path().join("corpus"));
     let corpus = Corpus::open(&dir.path().join("corpus")).unwrap();
     let out = dir.path().join("run");
-    let options = TrainOptions { batch: 4, steps: 4, validate_every: 2, validation_windows: 8, ..TrainOptions::default() };
+    let options =
+        TrainOptions { batch: 4, steps: 4, validate_every: 2, validation_windows: 8, ..TrainOptions::default() };
     let first = train(&corpus, tiny(2, false), options.clone(), &out, |_| {}, |_| {}).unwrap();
     assert_eq!(first.step, 4);
     assert_eq!(first.history.len(), 2);
     assert_eq!(first.manifest_sha256, "0123");
-    let resumed = train(&corpus, tiny(2, false), TrainOptions { steps: 6, ..options.clone() }, &out, |_| {}, |_| {}).unwrap();
+    let resumed =
+        train(&corpus, tiny(2, false), TrainOptions { steps: 6, ..options.clone() }, &out, |_| {}, |_| {}).unwrap();
     assert_eq!(resumed.step, 6);
     assert_eq!(resumed.history.iter().map(|p| p.step).collect::<Vec<_>>(), vec![2, 4, 6]);
     assert!(resumed.seconds >= first.seconds);

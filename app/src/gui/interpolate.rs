@@ -4,8 +4,8 @@
 //! track in one undo step. A latent map shows where the clips and the current point lie.
 
 use cadenza_engine::latent::{
-    LatentMap, LatentPoint, LatentReply, LatentRequest, Slot, TimedNote, VaeSize, clip_notes, mean_velocity, shipped_map,
-    song_notes,
+    LatentMap, LatentPoint, LatentReply, LatentRequest, Slot, TimedNote, VaeSize, clip_notes, mean_velocity,
+    shipped_map, song_notes,
 };
 use cadenza_engine::song::{DRUM_CHANNEL, Song, Track};
 use cadenza_engine::timing::{BarBeat, bar_beat_to_tick, tick_to_bar_beat};
@@ -121,7 +121,8 @@ pub fn clip_at(app: &CadenzaApp, bars: usize) -> Option<ClipRef> {
     let song = &app.song;
     let track = app.selected_track;
     let t = song.tracks.get(track)?;
-    let anchor = app.roll.editor.selection.iter().map(|n| n.start).min().unwrap_or_else(|| app.engine.player().position_tick());
+    let anchor =
+        app.roll.editor.selection.iter().map(|n| n.start).min().unwrap_or_else(|| app.engine.player().position_tick());
     let bar = tick_to_bar_beat(song.ppq, &song.time_signatures, anchor).bar;
     let from = bar_beat_to_tick(song.ppq, &song.time_signatures, BarBeat { bar, beat: 1, tick: 0 });
     let to = from + bars as u64 * 4 * u64::from(song.ppq);
@@ -277,10 +278,11 @@ pub fn show(app: &mut CadenzaApp, ui: &mut egui::Ui) {
     for slot in SLOTS {
         ui.horizontal(|ui| {
             let name = format!("{slot:?}");
-            if ui.button(format!("Set {name}")).on_hover_text("The selected track, from the selection's or the playhead's bar").clicked() {
-                if let Some(clip) = clip_at(app, app.interpolate.size.bars()) {
-                    app.set_clip(slot, clip);
-                }
+            let hint = "The selected track, from the selection's or the playhead's bar";
+            if ui.button(format!("Set {name}")).on_hover_text(hint).clicked()
+                && let Some(clip) = clip_at(app, app.interpolate.size.bars())
+            {
+                app.set_clip(slot, clip);
             }
             match &app.interpolate.clips[Panel::slot_index(slot)] {
                 Some(clip) if clip.code.is_some() => ui.label(&clip.label),
@@ -339,7 +341,15 @@ fn clip_at_range(app: &CadenzaApp, track: usize, from: u64, size: VaeSize) -> Op
     let t = app.song.tracks.get(track)?;
     let to = from + size.bars() as u64 * 4 * u64::from(app.song.ppq);
     let notes = clip_notes(&app.song, track, from, to);
-    Some(ClipRef { track, from, to, label: t.name.clone(), velocity: mean_velocity(&notes), code: None, notices: Vec::new() })
+    Some(ClipRef {
+        track,
+        from,
+        to,
+        label: t.name.clone(),
+        velocity: mean_velocity(&notes),
+        code: None,
+        notices: Vec::new(),
+    })
 }
 
 /// The square pad: drag the handle; corners are A (top left), B, C, D (bottom right).
@@ -372,7 +382,13 @@ fn preview(app: &CadenzaApp, ui: &mut egui::Ui) {
     painter.rect_filled(rect, 4.0, ui.visuals().extreme_bg_color);
     let Some(decoded) = &panel.decoded else {
         let hint = if panel.clips[0].is_none() { "Set clip A (and B) to begin" } else { "decoding…" };
-        painter.text(rect.center(), egui::Align2::CENTER_CENTER, hint, egui::FontId::proportional(13.0), ui.visuals().weak_text_color());
+        painter.text(
+            rect.center(),
+            egui::Align2::CENTER_CENTER,
+            hint,
+            egui::FontId::proportional(13.0),
+            ui.visuals().weak_text_color(),
+        );
         return;
     };
     let quarters = (decoded.point.size.bars() * 4) as f32;
@@ -381,15 +397,28 @@ fn preview(app: &CadenzaApp, ui: &mut egui::Ui) {
     let row = rect.height() / f32::from(hi - lo + 1);
     for bar in 0..=decoded.point.size.bars() {
         let x = rect.left() + bar as f32 * 4.0 / quarters * rect.width();
-        painter.line_segment([Pos2::new(x, rect.top()), Pos2::new(x, rect.bottom())], Stroke::new(1.0, ui.visuals().faint_bg_color));
+        painter.line_segment(
+            [Pos2::new(x, rect.top()), Pos2::new(x, rect.bottom())],
+            Stroke::new(1.0, ui.visuals().faint_bg_color),
+        );
     }
     for note in &decoded.notes {
         let x0 = rect.left() + note.start as f32 / quarters * rect.width();
         let x1 = rect.left() + note.end as f32 / quarters * rect.width();
         let y = rect.bottom() - f32::from(note.pitch - lo + 1) * row;
-        painter.rect_filled(Rect::from_min_max(Pos2::new(x0, y), Pos2::new(x1.max(x0 + 2.0), y + row.max(2.0))), 1.0, Color32::from_rgb(230, 120, 60));
+        painter.rect_filled(
+            Rect::from_min_max(Pos2::new(x0, y), Pos2::new(x1.max(x0 + 2.0), y + row.max(2.0))),
+            1.0,
+            Color32::from_rgb(230, 120, 60),
+        );
     }
-    ui.small(format!("{} notes · decoded in {:.1} ms · {} of {} moves decoded", decoded.notes.len(), decoded.milliseconds, panel.answered, panel.sent));
+    ui.small(format!(
+        "{} notes · decoded in {:.1} ms · {} of {} moves decoded",
+        decoded.notes.len(),
+        decoded.milliseconds,
+        panel.answered,
+        panel.sent
+    ));
 }
 
 /// Corpus codes (grey), the song's clips (blue), A–D and the current point (orange) on the
@@ -399,12 +428,21 @@ fn latent_map(app: &mut CadenzaApp, ui: &mut egui::Ui) {
     let (rect, _) = ui.allocate_exact_size(Vec2::splat(side), egui::Sense::hover());
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 4.0, ui.visuals().extreme_bg_color);
-    let clips: Vec<(Slot, Vec<f32>)> =
-        SLOTS.iter().zip(&app.interpolate.clips).filter_map(|(s, c)| c.as_ref().and_then(|c| c.code.clone()).map(|z| (*s, z))).collect();
+    let clips: Vec<(Slot, Vec<f32>)> = SLOTS
+        .iter()
+        .zip(&app.interpolate.clips)
+        .filter_map(|(s, c)| c.as_ref().and_then(|c| c.code.clone()).map(|z| (*s, z)))
+        .collect();
     let current = app.interpolate.decoded.as_ref().map(|d| d.code.clone());
     let song_codes = app.interpolate.song_codes.clone();
     let Some(map) = app.interpolate.map() else {
-        painter.text(rect.center(), egui::Align2::CENTER_CENTER, "no map for this model", egui::FontId::proportional(12.0), ui.visuals().weak_text_color());
+        painter.text(
+            rect.center(),
+            egui::Align2::CENTER_CENTER,
+            "no map for this model",
+            egui::FontId::proportional(12.0),
+            ui.visuals().weak_text_color(),
+        );
         return;
     };
     let extent = map.points.iter().fold(1.0f32, |m, p| m.max(p.x.abs()).max(p.y.abs())) * 1.1;
@@ -420,12 +458,24 @@ fn latent_map(app: &mut CadenzaApp, ui: &mut egui::Ui) {
     for (slot, code) in &clips {
         let at = to_screen(map.project(code));
         painter.circle_stroke(at, 6.0, Stroke::new(2.0, Color32::WHITE));
-        painter.text(at + Vec2::new(8.0, -8.0), egui::Align2::LEFT_BOTTOM, format!("{slot:?}"), egui::FontId::proportional(13.0), Color32::WHITE);
+        painter.text(
+            at + Vec2::new(8.0, -8.0),
+            egui::Align2::LEFT_BOTTOM,
+            format!("{slot:?}"),
+            egui::FontId::proportional(13.0),
+            Color32::WHITE,
+        );
     }
     if let Some(code) = current {
         painter.circle_filled(to_screen(map.project(&code)), 5.0, Color32::from_rgb(230, 120, 60));
     }
-    painter.text(rect.left_bottom() + Vec2::new(4.0, -4.0), egui::Align2::LEFT_BOTTOM, "grey: corpus · blue: this song", egui::FontId::proportional(11.0), ui.visuals().weak_text_color());
+    painter.text(
+        rect.left_bottom() + Vec2::new(4.0, -4.0),
+        egui::Align2::LEFT_BOTTOM,
+        "grey: corpus · blue: this song",
+        egui::FontId::proportional(11.0),
+        ui.visuals().weak_text_color(),
+    );
 }
 
 fn style_colour(style: &str) -> Color32 {

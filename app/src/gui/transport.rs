@@ -93,7 +93,8 @@ fn transcribe_menu(app: &mut CadenzaApp, ui: &mut egui::Ui) {
 /// Shows or hides the Interpolate panel (the melody models).
 fn interpolate_toggle(app: &mut CadenzaApp, ui: &mut egui::Ui) {
     let mut open = app.interpolate.open;
-    if ui.toggle_value(&mut open, "Interpolate").on_hover_text("Mix clips in the melody models' latent space").clicked() {
+    if ui.toggle_value(&mut open, "Interpolate").on_hover_text("Mix clips in the melody models' latent space").clicked()
+    {
         app.interpolate.open = open;
         if !open && app.interpolate.looping {
             app.interpolate.looping = false;

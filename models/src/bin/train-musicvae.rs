@@ -73,7 +73,20 @@ enum Command {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
-        Command::Train { corpus, out, bars, flat, steps, batch, hidden, latent, free_bits, max_beta, lr, validate_every } => {
+        Command::Train {
+            corpus,
+            out,
+            bars,
+            flat,
+            steps,
+            batch,
+            hidden,
+            latent,
+            free_bits,
+            max_beta,
+            lr,
+            validate_every,
+        } => {
             let corpus = Corpus::open(&corpus)?;
             let mut config = MusicVaeConfig::new(bars, !flat && bars > 2)
                 .with_encoder_hidden(hidden)
@@ -104,7 +117,7 @@ fn main() -> Result<()> {
                 &out,
                 |p| {
                     // Without a terminal the bar is hidden: a line every 100 steps instead.
-                    if bar.is_hidden() && p.step % 100 == 0 {
+                    if bar.is_hidden() && p.step.is_multiple_of(100) {
                         eprintln!(
                             "step {}/{}: recon {:.1} nats, KL {:.1}, acc {:.3}, {:.0} windows/s",
                             p.step, p.total_steps, p.reconstruction, p.kl, p.accuracy, p.windows_per_second
@@ -119,7 +132,13 @@ fn main() -> Result<()> {
                 |v| {
                     let line = format!(
                         "step {:>6} ({:>6.0} s): train recon {:.2} KL {:.1} | valid teacher-forced {:.4} sampled {:.4} KL {:.1}",
-                        v.step, v.seconds, v.train_reconstruction, v.train_kl, v.valid.teacher_forced, v.valid.sampled, v.valid.kl
+                        v.step,
+                        v.seconds,
+                        v.train_reconstruction,
+                        v.train_kl,
+                        v.valid.teacher_forced,
+                        v.valid.sampled,
+                        v.valid.kl
                     );
                     if bar.is_hidden() { eprintln!("{line}") } else { bar.println(line) }
                 },
@@ -141,7 +160,8 @@ fn main() -> Result<()> {
 
 fn evaluate(corpus: &Corpus, dir: &std::path::Path, limit: usize) -> Result<()> {
     let state: TrainingState = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("training.json")).with_context(|| format!("{}: no training.json", dir.display()))?,
+        &std::fs::read_to_string(dir.join("training.json"))
+            .with_context(|| format!("{}: no training.json", dir.display()))?,
     )?;
     let device = Device::flex();
     let model = load_record_file(&dir.join("model.bpk"), &state.config, &device).map_err(anyhow::Error::msg)?;

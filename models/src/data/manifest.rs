@@ -58,13 +58,18 @@ pub struct Corpus {
 impl Corpus {
     pub fn open(root: &Path) -> Result<Self, ManifestError> {
         let path = root.join("manifest.jsonl");
-        let text = std::fs::read_to_string(&path).map_err(|source| ManifestError::Read { path: path.clone(), source })?;
+        let text =
+            std::fs::read_to_string(&path).map_err(|source| ManifestError::Read { path: path.clone(), source })?;
         let works = text
             .lines()
             .enumerate()
             .filter(|(_, line)| !line.trim().is_empty())
             .map(|(i, line)| {
-                serde_json::from_str(line).map_err(|e| ManifestError::Line { path: path.clone(), line: i + 1, message: e.to_string() })
+                serde_json::from_str(line).map_err(|e| ManifestError::Line {
+                    path: path.clone(),
+                    line: i + 1,
+                    message: e.to_string(),
+                })
             })
             .collect::<Result<Vec<Work>, _>>()?;
         let digest_path = root.join("manifest.sha256");

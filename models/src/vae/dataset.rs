@@ -73,7 +73,11 @@ impl Batcher {
     pub fn batch(&mut self, windows: &[&Melody], device: &Device) -> Tensor<2, Int> {
         let mut rows = Vec::with_capacity(windows.len());
         for window in windows {
-            let shift = if self.max_transpose > 0 { self.rng.random_range(-self.max_transpose..=self.max_transpose) } else { 0 };
+            let shift = if self.max_transpose > 0 {
+                self.rng.random_range(-self.max_transpose..=self.max_transpose)
+            } else {
+                0
+            };
             rows.push(window.transposed(shift).unwrap_or_else(|| (*window).clone()));
         }
         tokens_tensor(&rows.iter().collect::<Vec<_>>(), device)

@@ -33,7 +33,8 @@ pub fn reconstruction(model: &MusicVae, windows: &[Melody], batch: usize, device
         for (i, melody) in chunk.iter().enumerate() {
             let t = melody.tokens.len();
             steps += t;
-            forced_right += melody.tokens.iter().zip(&forced[i * t..(i + 1) * t]).filter(|(a, b)| i64::from(**a) == **b).count();
+            forced_right +=
+                melody.tokens.iter().zip(&forced[i * t..(i + 1) * t]).filter(|(a, b)| i64::from(**a) == **b).count();
             sampled_right += melody.tokens.iter().zip(&sampled[i]).filter(|(a, b)| a == b).count();
         }
     }
@@ -72,7 +73,8 @@ pub fn smoothness(model: &MusicVae, windows: &[Melody], points: usize, device: &
         let path: Vec<f32> = (0..points).flat_map(|i| slerp(a, b, i as f32 / (points - 1) as f32)).collect();
         let z = Tensor::<2>::from_data(TensorData::new(path, [points, latent]), device);
         let decoded = model.decode(z, 0.0, &mut greedy());
-        let changed = |x: &[u32], y: &[u32]| x.iter().zip(y).filter(|(p, q)| p != q).count() as f64 / x.len().max(1) as f64;
+        let changed =
+            |x: &[u32], y: &[u32]| x.iter().zip(y).filter(|(p, q)| p != q).count() as f64 / x.len().max(1) as f64;
         neighbour += decoded.windows(2).map(|w| changed(&w[0], &w[1])).sum::<f64>() / (points - 1) as f64;
         ends += changed(&pair[0].tokens, &pair[1].tokens);
         fresh += decoded[1..points - 1]

@@ -7,7 +7,11 @@ use super::melody::{Melody, STEPS_PER_BAR, pitch_of};
 pub fn slerp(a: &[f32], b: &[f32], t: f32) -> Vec<f32> {
     let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
     let (na, nb) = (norm(a), norm(b));
-    let cos = if na > 0.0 && nb > 0.0 { (a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>() / (na * nb)).clamp(-1.0, 1.0) } else { 1.0 };
+    let cos = if na > 0.0 && nb > 0.0 {
+        (a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>() / (na * nb)).clamp(-1.0, 1.0)
+    } else {
+        1.0
+    };
     let omega = cos.acos();
     if omega.sin().abs() < 1e-4 {
         return lerp(a, b, t);
@@ -206,14 +210,17 @@ mod tests {
     #[test]
     fn the_map_finds_the_direction_codes_spread_along() {
         // Codes spread mostly along (1, 1, 0), a little along (0, 0, 1).
-        let codes: Vec<Vec<f32>> = (0..50).map(|i| {
-            let t = i as f32 - 25.0;
-            vec![t, t, 0.1 * (i % 7) as f32]
-        }).collect();
+        let codes: Vec<Vec<f32>> = (0..50)
+            .map(|i| {
+                let t = i as f32 - 25.0;
+                vec![t, t, 0.1 * (i % 7) as f32]
+            })
+            .collect();
         let styles = vec!["x".to_string(); codes.len()];
         let map = LatentMap::fit(&codes, &styles).unwrap();
         let first = &map.axes[0];
-        assert!((first[0].abs() - 0.7071).abs() < 1e-3 && (first[1].abs() - 0.7071).abs() < 1e-3, "{first:?}");
+        let half = std::f32::consts::FRAC_1_SQRT_2;
+        assert!((first[0].abs() - half).abs() < 1e-3 && (first[1].abs() - half).abs() < 1e-3, "{first:?}");
         assert!(map.axes[1][2].abs() > 0.99, "{:?}", map.axes[1]);
         assert_eq!(map.points.len(), 50);
     }

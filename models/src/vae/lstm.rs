@@ -31,21 +31,22 @@ pub struct State {
 impl FusedLstm {
     pub fn new(d_input: usize, d_hidden: usize, device: &Device) -> Self {
         let mut input = LinearConfig::new(d_input, 4 * d_hidden).init(device);
-        let bias: Vec<f32> = (0..4 * d_hidden).map(|i| if (d_hidden..2 * d_hidden).contains(&i) { 1.0 } else { 0.0 }).collect();
+        let bias: Vec<f32> =
+            (0..4 * d_hidden).map(|i| if (d_hidden..2 * d_hidden).contains(&i) { 1.0 } else { 0.0 }).collect();
         input.bias = Some(Param::from_tensor(Tensor::from_data(TensorData::new(bias, [4 * d_hidden]), device)));
         // Glorot-uniform recurrent weights, as the input projection gets.
         let bound = (6.0 / (5 * d_hidden) as f64).sqrt();
-        let recurrent = Tensor::random(
-            [d_hidden, 4 * d_hidden],
-            burn::tensor::Distribution::Uniform(-bound, bound),
-            device,
-        );
+        let recurrent =
+            Tensor::random([d_hidden, 4 * d_hidden], burn::tensor::Distribution::Uniform(-bound, bound), device);
         Self { input, recurrent: Param::from_tensor(recurrent), d_hidden }
     }
 
     /// Zero state for `batch` sequences.
     pub fn zero_state(&self, batch: usize, device: &Device) -> State {
-        State { hidden: Tensor::zeros([batch, self.d_hidden], device), cell: Tensor::zeros([batch, self.d_hidden], device) }
+        State {
+            hidden: Tensor::zeros([batch, self.d_hidden], device),
+            cell: Tensor::zeros([batch, self.d_hidden], device),
+        }
     }
 
     /// The gate inputs of a whole sequence [B, T, d_input] → [B, T, 4·d_hidden], computed once.
@@ -74,7 +75,8 @@ impl FusedLstm {
         let projected = self.project(x);
         let mut state = state;
         let mut outputs = Vec::with_capacity(steps);
-        let order: Box<dyn Iterator<Item = usize>> = if reverse { Box::new((0..steps).rev()) } else { Box::new(0..steps) };
+        let order: Box<dyn Iterator<Item = usize>> =
+            if reverse { Box::new((0..steps).rev()) } else { Box::new(0..steps) };
         for t in order {
             let gates_in = projected.clone().narrow(1, t, 1).reshape([batch, 4 * self.d_hidden]);
             state = self.step(gates_in, state);

@@ -30,20 +30,34 @@ pub enum VaeError {
 #[derive(Debug, Clone, PartialEq)]
 pub enum InputNotice {
     /// Notes were moved to the 16th-note grid (by up to this many quarters).
-    Quantised { largest_shift: f64 },
+    Quantised {
+        largest_shift: f64,
+    },
     /// Several notes sounded at once; the top line was used.
-    TopLine { dropped: usize },
-    Trimmed { from_bars: f64, to_bars: usize },
-    Padded { from_bars: f64, to_bars: usize },
+    TopLine {
+        dropped: usize,
+    },
+    Trimmed {
+        from_bars: f64,
+        to_bars: usize,
+    },
+    Padded {
+        from_bars: f64,
+        to_bars: usize,
+    },
 }
 
 impl std::fmt::Display for InputNotice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Quantised { largest_shift } => write!(f, "quantised to 16th notes (moved by up to {:.2} beats)", largest_shift),
+            Self::Quantised { largest_shift } => {
+                write!(f, "quantised to 16th notes (moved by up to {:.2} beats)", largest_shift)
+            }
             Self::TopLine { dropped } => write!(f, "polyphonic: used the top line ({dropped} lower notes left out)"),
             Self::Trimmed { from_bars, to_bars } => write!(f, "{from_bars:.1} bars trimmed to the model's {to_bars}"),
-            Self::Padded { from_bars, to_bars } => write!(f, "{from_bars:.1} bars padded with rests to the model's {to_bars}"),
+            Self::Padded { from_bars, to_bars } => {
+                write!(f, "{from_bars:.1} bars padded with rests to the model's {to_bars}")
+            }
         }
     }
 }
@@ -65,8 +79,14 @@ pub struct MelodyVae {
 }
 
 impl MelodyVae {
-    pub fn from_bytes(record: &[u8], config_json: &str, attributes_json: Option<&str>, device: &Device) -> Result<Self, VaeError> {
-        let config: MusicVaeConfig = serde_json::from_str(config_json).map_err(|e| VaeError::Model(format!("config: {e}")))?;
+    pub fn from_bytes(
+        record: &[u8],
+        config_json: &str,
+        attributes_json: Option<&str>,
+        device: &Device,
+    ) -> Result<Self, VaeError> {
+        let config: MusicVaeConfig =
+            serde_json::from_str(config_json).map_err(|e| VaeError::Model(format!("config: {e}")))?;
         let bytes = burn::tensor::Bytes::from_bytes_vec(record.to_vec());
         let record = burn::store::ModuleRecord::from_bytes(bytes).map_err(|e| VaeError::Model(e.to_string()))?;
         let model = config.init(device).try_load_record(record).map_err(|e| VaeError::Model(e.to_string()))?;
@@ -78,7 +98,9 @@ impl MelodyVae {
     }
 
     pub fn from_dir(dir: &Path, device: &Device) -> Result<Self, VaeError> {
-        let read = |name: &str| std::fs::read(dir.join(name)).map_err(|e| VaeError::Model(format!("{}: {e}", dir.join(name).display())));
+        let read = |name: &str| {
+            std::fs::read(dir.join(name)).map_err(|e| VaeError::Model(format!("{}: {e}", dir.join(name).display())))
+        };
         let record = read("model.bpk")?;
         let config = String::from_utf8_lossy(&read("config.json")?).into_owned();
         let attributes = read("attributes.json").ok().map(|b| String::from_utf8_lossy(&b).into_owned());
@@ -159,7 +181,8 @@ impl MelodyVae {
 
     fn tensor(&self, codes: &[Vec<f32>]) -> Tensor<2> {
         let latent = self.latent_size();
-        let flat: Vec<f32> = codes.iter().flat_map(|c| c.iter().copied().chain(std::iter::repeat(0.0)).take(latent)).collect();
+        let flat: Vec<f32> =
+            codes.iter().flat_map(|c| c.iter().copied().chain(std::iter::repeat(0.0)).take(latent)).collect();
         Tensor::from_data(TensorData::new(flat, [codes.len(), latent]), &self.device)
     }
 
@@ -209,7 +232,12 @@ impl MelodyVae {
 
     /// A copy on another device.
     pub fn to_device(&self, device: &Device) -> Self {
-        Self { model: self.model.clone().to_device(device), config: self.config.clone(), attributes: self.attributes.clone(), device: device.clone() }
+        Self {
+            model: self.model.clone().to_device(device),
+            config: self.config.clone(),
+            attributes: self.attributes.clone(),
+            device: device.clone(),
+        }
     }
 }
 

@@ -6,8 +6,8 @@ pub mod latent;
 pub mod lstm;
 pub mod melody;
 pub mod melody_model;
-pub mod shipped;
 pub mod model;
+pub mod shipped;
 pub mod train;
 
 pub use melody::{Melody, TimedNote};

@@ -262,7 +262,11 @@ impl MusicVae {
         let device = z.device();
         let mut tokens: Vec<Vec<u32>> = vec![Vec::with_capacity(self.steps()); batch];
         let mut previous = vec![START; batch];
-        let mut play = |conditioning: Tensor<2>, state: State, steps: usize, previous: &mut Vec<u32>, tokens: &mut Vec<Vec<u32>>| {
+        let mut play = |conditioning: Tensor<2>,
+                        state: State,
+                        steps: usize,
+                        previous: &mut Vec<u32>,
+                        tokens: &mut Vec<Vec<u32>>| {
             let mut state = state;
             let width = conditioning.dims()[1];
             let conditioning = conditioning.reshape([batch, 1, width]);
@@ -272,7 +276,13 @@ impl MusicVae {
                 let input = Tensor::cat(vec![embedded, conditioning.clone()], 2);
                 let gates = self.decoder.project(input).reshape([batch, 4 * self.decoder.d_hidden]);
                 state = self.decoder.step(gates, state);
-                let logits: Vec<f32> = self.output.forward(state.hidden.clone()).into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
+                let logits: Vec<f32> = self
+                    .output
+                    .forward(state.hidden.clone())
+                    .into_data()
+                    .convert::<f32>()
+                    .try_into_vec::<f32>()
+                    .unwrap_or_default();
                 for ((row, prev), out) in logits.chunks(CLASSES).zip(previous.iter_mut()).zip(tokens.iter_mut()) {
                     let chosen = choose(row, temperature, rng);
                     *prev = chosen;

@@ -189,7 +189,7 @@ pub fn train(
             accuracy,
             windows_per_second: state.windows_per_second,
         });
-        if state.step % options.validate_every == 0 || state.step == options.steps {
+        if state.step.is_multiple_of(options.validate_every.max(1)) || state.step == options.steps {
             let scored = model.valid();
             let valid = reconstruction(&scored, &valid_set, 128, &plain);
             let point = ValidationPoint {
@@ -209,7 +209,10 @@ pub fn train(
 }
 
 /// Fraction of steps the teacher-forced argmax got right.
-fn step_accuracy(predicted: &burn::tensor::Tensor<2, burn::tensor::Int>, targets: &burn::tensor::Tensor<2, burn::tensor::Int>) -> f64 {
+fn step_accuracy(
+    predicted: &burn::tensor::Tensor<2, burn::tensor::Int>,
+    targets: &burn::tensor::Tensor<2, burn::tensor::Int>,
+) -> f64 {
     let right = predicted.clone().equal(targets.clone()).int().sum().into_scalar::<i64>();
     right as f64 / targets.dims().iter().product::<usize>().max(1) as f64
 }
@@ -225,17 +228,27 @@ fn atomically(path: &Path, write: impl FnOnce(&Path) -> Result<(), String>) -> R
     std::fs::rename(&tmp, path).map_err(|e| write_error(path, e))
 }
 
-fn checkpoint(out_dir: &Path, model: &MusicVae, optimizer: &ModuleOptimizer, state: &TrainingState) -> Result<(), TrainError> {
+fn checkpoint(
+    out_dir: &Path,
+    model: &MusicVae,
+    optimizer: &ModuleOptimizer,
+    state: &TrainingState,
+) -> Result<(), TrainError> {
     atomically(&out_dir.join(MODEL_FILE), |p| model.clone().valid().into_record().save(p).map_err(|e| e.to_string()))?;
     atomically(&out_dir.join(OPTIMIZER_FILE), |p| optimizer.to_record().save(p).map_err(|e| e.to_string()))?;
     let json = serde_json::to_string_pretty(state).map_err(|e| write_error(out_dir, e))?;
     atomically(&out_dir.join(STATE_FILE), |p| std::fs::write(p, json).map_err(|e| e.to_string()))?;
     atomically(&out_dir.join("config.json"), |p| {
-        std::fs::write(p, serde_json::to_string_pretty(&state.config).map_err(|e| e.to_string())?).map_err(|e| e.to_string())
+        std::fs::write(p, serde_json::to_string_pretty(&state.config).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())
     })
 }
 
-fn resume(out_dir: &Path, config: &MusicVaeConfig, device: &Device) -> Result<(MusicVae, OptimizerRecord, TrainingState), TrainError> {
+fn resume(
+    out_dir: &Path,
+    config: &MusicVaeConfig,
+    device: &Device,
+) -> Result<(MusicVae, OptimizerRecord, TrainingState), TrainError> {
     let fail = |path: &Path, message: String| TrainError::Resume { path: path.to_path_buf(), message };
     let state_path = out_dir.join(STATE_FILE);
     let text = std::fs::read_to_string(&state_path).map_err(|e| fail(&state_path, e.to_string()))?;
@@ -256,7 +269,13 @@ pub fn load_record_file(path: &Path, config: &MusicVaeConfig, device: &Device) -
 }
 
 /// The held-out figures of a trained model (the test split).
-pub fn test_reconstruction(corpus: &Corpus, model: &MusicVae, bars: usize, limit: usize, device: &Device) -> Result<(Reconstruction, Vec<Melody>), TrainError> {
+pub fn test_reconstruction(
+    corpus: &Corpus,
+    model: &MusicVae,
+    bars: usize,
+    limit: usize,
+    device: &Device,
+) -> Result<(Reconstruction, Vec<Melody>), TrainError> {
     let windows = load_windows(corpus, Split::Test, bars).windows;
     if windows.is_empty() {
         return Err(TrainError::NoWindows(Split::Test));
