@@ -4,6 +4,7 @@
 //! before the previous decode ends replace each other instead of queueing.
 
 use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::thread::JoinHandle;
 
 pub use cadenza_models::vae::latent::LatentMap;
@@ -159,18 +160,22 @@ fn run(models: HashMap<VaeSize, MelodyVae>, rx: &Receiver<LatentRequest>, reply:
         pending.extend(rx.try_iter());
         let newest_decode = pending.iter().rposition(|r| matches!(r, LatentRequest::Decode { .. }));
         for (i, request) in pending.into_iter().enumerate() {
-            match request {
-                LatentRequest::Decode { .. } if Some(i) != newest_decode => {}
-                LatentRequest::Decode { request, point } => reply(decode(&models, &codes, request, point)),
+            if matches!(request, LatentRequest::Decode { .. }) && Some(i) != newest_decode {
+                continue;
+            }
+            // A model error must not end the worker: the panel would go quiet for good.
+            let answer = catch_unwind(AssertUnwindSafe(|| match request {
+                LatentRequest::Decode { request, point } => decode(&models, &codes, request, point),
                 LatentRequest::Encode { size, slot, notes } => match encode(&models, size, &notes) {
                     Ok((code, notices, reconstruction)) => {
                         codes.insert((size, slot), code.clone());
-                        reply(LatentReply::Encoded { size, slot, code, notices, reconstruction });
+                        LatentReply::Encoded { size, slot, code, notices, reconstruction }
                     }
-                    Err(message) => reply(LatentReply::Failed(message)),
+                    Err(message) => LatentReply::Failed(message),
                 },
-                LatentRequest::Map { size, clips } => reply(map(&models, size, &clips)),
-            }
+                LatentRequest::Map { size, clips } => map(&models, size, &clips),
+            }));
+            reply(answer.unwrap_or_else(|_| LatentReply::Failed("the melody model failed on this input".into())));
         }
     }
 }
