@@ -10,8 +10,9 @@
 use std::time::Instant;
 
 use burn::tensor::Device;
+use cadenza_models::vae::latent::lerp;
 use cadenza_models::vae::melody::{Melody, TimedNote};
-use cadenza_models::vae::{MelodyVae, shipped};
+use cadenza_models::vae::shipped;
 
 const RUNS: usize = 200;
 
@@ -55,7 +56,7 @@ fn main() {
         let mut t = 0.0f32;
         let (p50, p95) = time(&mut || {
             t = (t + 0.013) % 1.0;
-            let z = MelodyVae::interpolate(&a, &b, 2)[0].iter().zip(&b).map(|(x, y)| x + t * (y - x)).collect();
+            let z = lerp(&a, &b, t);
             std::hint::black_box(vae.decode(&[z], 0.0, 0));
         });
         println!("| {name} | decode one point | {p50:.2} | {p95:.2} | {goal:.0} | {:.2} |", p95 / goal);

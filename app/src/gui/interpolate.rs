@@ -115,27 +115,17 @@ impl Panel {
     }
 }
 
-/// The clip of `bars` bars (of four beats) on the selected track, from the bar where the
+/// The clip of the model's length (bars of four beats) on the selected track, from the bar where the
 /// selection starts, or where the playhead is.
-pub fn clip_at(app: &CadenzaApp, bars: usize) -> Option<ClipRef> {
+pub fn clip_at(app: &CadenzaApp, size: VaeSize) -> Option<ClipRef> {
     let song = &app.song;
-    let track = app.selected_track;
-    let t = song.tracks.get(track)?;
     let anchor =
         app.roll.editor.selection.iter().map(|n| n.start).min().unwrap_or_else(|| app.engine.player().position_tick());
     let bar = tick_to_bar_beat(song.ppq, &song.time_signatures, anchor).bar;
     let from = bar_beat_to_tick(song.ppq, &song.time_signatures, BarBeat { bar, beat: 1, tick: 0 });
-    let to = from + bars as u64 * 4 * u64::from(song.ppq);
-    let notes = clip_notes(song, track, from, to);
-    Some(ClipRef {
-        track,
-        from,
-        to,
-        label: format!("{}, bars {}-{}", t.name, bar, bar + bars as u64 - 1),
-        velocity: mean_velocity(&notes),
-        code: None,
-        notices: Vec::new(),
-    })
+    let mut clip = clip_at_range(app, app.selected_track, from, size)?;
+    clip.label = format!("{}, bars {}-{}", clip.label, bar, bar + size.bars() as u64 - 1);
+    Some(clip)
 }
 
 impl CadenzaApp {
@@ -280,7 +270,7 @@ pub fn show(app: &mut CadenzaApp, ui: &mut egui::Ui) {
             let name = format!("{slot:?}");
             let hint = "The selected track, from the selection's or the playhead's bar";
             if ui.button(format!("Set {name}")).on_hover_text(hint).clicked()
-                && let Some(clip) = clip_at(app, app.interpolate.size.bars())
+                && let Some(clip) = clip_at(app, app.interpolate.size)
             {
                 app.set_clip(slot, clip);
             }

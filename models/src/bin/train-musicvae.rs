@@ -13,9 +13,10 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use burn::tensor::Device;
 use cadenza_models::data::{Corpus, Split};
-use cadenza_models::vae::dataset::{load_windows, tokens_tensor};
+use cadenza_models::vae::dataset::{load_windows, spread, tokens_tensor};
 use cadenza_models::vae::evaluate::smoothness;
 use cadenza_models::vae::latent::{Attribute, LatentMap, attribute_vector};
+use cadenza_models::vae::melody_model::rows;
 use cadenza_models::vae::train::{TrainOptions, TrainingState, load_record_file, test_reconstruction, train};
 use cadenza_models::vae::{Melody, MusicVaeConfig};
 use clap::{Parser, Subcommand};
@@ -177,16 +178,13 @@ fn evaluate(corpus: &Corpus, dir: &std::path::Path, limit: usize) -> Result<()> 
         smooth.pairs, smooth.latent_neighbour_change, smooth.endpoint_change, smooth.new_melodies
     );
     // Attribute vectors from training windows' mean codes.
-    let train = load_windows(corpus, Split::Train, state.config.bars).windows;
-    let stride = (train.len() / 4096).max(1);
-    let melodies: Vec<Melody> = train.into_iter().step_by(stride).take(4096).collect();
+    let train = load_windows(corpus, Split::Train, state.config.bars);
+    let melodies = spread(train.windows, 4096);
+    let styles = spread(train.styles, 4096);
     let mut codes = Vec::with_capacity(melodies.len());
     for chunk in melodies.chunks(256) {
         let refs: Vec<&Melody> = chunk.iter().collect();
-        let mu = model.encode(tokens_tensor(&refs, &device)).mu;
-        let latent = mu.dims()[1];
-        let values: Vec<f32> = mu.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
-        codes.extend(values.chunks(latent).map(<[f32]>::to_vec));
+        codes.extend(rows(model.encode(tokens_tensor(&refs, &device)).mu));
     }
     let mut attributes = serde_json::Map::new();
     for attribute in Attribute::ALL {
@@ -196,11 +194,7 @@ fn evaluate(corpus: &Corpus, dir: &std::path::Path, limit: usize) -> Result<()> 
     }
     std::fs::write(dir.join("attributes.json"), serde_json::to_string(&attributes)?)?;
     // The latent map: 600 of those codes on their two principal axes, labelled by style.
-    let styles = window_styles(corpus, state.config.bars, stride, melodies.len());
-    let keep = (codes.len() / 600).max(1);
-    let sample_codes: Vec<Vec<f32>> = codes.iter().step_by(keep).cloned().collect();
-    let sample_styles: Vec<String> = styles.iter().step_by(keep).cloned().collect();
-    if let Some(map) = LatentMap::fit(&sample_codes, &sample_styles) {
+    if let Some(map) = LatentMap::fit(&spread(codes, 600), &spread(styles, 600)) {
         std::fs::write(dir.join("map.json"), serde_json::to_string(&map)?)?;
     }
     let report = serde_json::json!({
@@ -212,23 +206,4 @@ fn evaluate(corpus: &Corpus, dir: &std::path::Path, limit: usize) -> Result<()> 
     std::fs::write(dir.join("evaluation.json"), serde_json::to_string_pretty(&report)?)?;
     println!("wrote evaluation.json and attributes.json in {}", dir.display());
     Ok(())
-}
-
-/// The style of the work each training window came from, in `load_windows` order, for the
-/// windows `evaluate` kept (every `stride`-th, `count` of them).
-fn window_styles(corpus: &Corpus, bars: usize, stride: usize, count: usize) -> Vec<String> {
-    use cadenza_models::vae::dataset::melody_of_file;
-    use cadenza_models::vae::melody::training_windows;
-    let mut seen = std::collections::HashSet::new();
-    let mut styles = Vec::new();
-    for work in corpus.works.iter().filter(|w| w.split == Split::Train) {
-        let Ok(bytes) = std::fs::read(corpus.midi_path(work)) else { continue };
-        let Ok(melody) = melody_of_file(&bytes) else { continue };
-        for window in training_windows(&melody, bars) {
-            if seen.insert(window.tokens) {
-                styles.push(work.style.clone());
-            }
-        }
-    }
-    styles.into_iter().step_by(stride).take(count).collect()
 }

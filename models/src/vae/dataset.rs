@@ -17,6 +17,8 @@ use crate::data::{Corpus, Split, read_parts};
 #[derive(Debug, Clone)]
 pub struct MelodyWindows {
     pub windows: Vec<Melody>,
+    /// The style of the work each window came from (for the latent map's labels).
+    pub styles: Vec<String>,
     pub works: usize,
     /// Works whose MIDI could not be read, with the reason.
     pub unreadable: Vec<(String, String)>,
@@ -39,15 +41,26 @@ pub fn load_windows(corpus: &Corpus, split: Split, bars: usize) -> MelodyWindows
         })
         .collect();
     let mut seen = HashSet::new();
-    let mut windows = Vec::new();
-    let mut unreadable = Vec::new();
-    for result in per_work {
+    let (mut windows, mut styles, mut unreadable) = (Vec::new(), Vec::new(), Vec::new());
+    for (work, result) in works.iter().zip(per_work) {
         match result {
-            Ok(list) => windows.extend(list.into_iter().filter(|w| seen.insert(w.tokens.clone()))),
+            Ok(list) => {
+                for window in list.into_iter().filter(|w| seen.insert(w.tokens.clone())) {
+                    windows.push(window);
+                    styles.push(work.style.clone());
+                }
+            }
             Err(reason) => unreadable.push(reason),
         }
     }
-    MelodyWindows { windows, works: works.len(), unreadable }
+    MelodyWindows { windows, styles, works: works.len(), unreadable }
+}
+
+/// At most `limit` items spread evenly over `items` (every n-th), so a sample of a split covers
+/// all of it instead of its first works.
+pub fn spread<T>(items: Vec<T>, limit: usize) -> Vec<T> {
+    let stride = (items.len() / limit.max(1)).max(1);
+    items.into_iter().step_by(stride).take(limit).collect()
 }
 
 /// Shuffled batches with random transposition (each window moved by up to `max_transpose`

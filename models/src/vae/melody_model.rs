@@ -241,7 +241,8 @@ impl MelodyVae {
     }
 }
 
-fn rows(t: Tensor<2>) -> Vec<Vec<f32>> {
+/// The rows of a [N, d] tensor as vectors (latent codes).
+pub fn rows(t: Tensor<2>) -> Vec<Vec<f32>> {
     let width = t.dims()[1].max(1);
     let values: Vec<f32> = t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default();
     values.chunks(width).map(<[f32]>::to_vec).collect()

@@ -13,7 +13,7 @@ use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::dataset::{Batcher, load_windows};
+use super::dataset::{Batcher, load_windows, spread};
 use super::evaluate::{Reconstruction, reconstruction};
 use super::melody::Melody;
 use super::model::{MusicVae, MusicVaeConfig};
@@ -117,13 +117,12 @@ pub fn train(
     if train_set.is_empty() {
         return Err(TrainError::NoWindows(Split::Train));
     }
-    let mut valid_set = load_windows(corpus, Split::Valid, config.bars).windows;
+    let valid_set = load_windows(corpus, Split::Valid, config.bars).windows;
     if valid_set.is_empty() {
         return Err(TrainError::NoWindows(Split::Valid));
     }
     // A fixed, spread-out sample of the validation windows, so validations compare.
-    let stride = (valid_set.len() / options.validation_windows.max(1)).max(1);
-    valid_set = valid_set.into_iter().step_by(stride).take(options.validation_windows).collect();
+    let valid_set = spread(valid_set, options.validation_windows);
 
     let device = Device::flex().autodiff();
     let plain = Device::flex();
@@ -280,7 +279,6 @@ pub fn test_reconstruction(
     if windows.is_empty() {
         return Err(TrainError::NoWindows(Split::Test));
     }
-    let stride = (windows.len() / limit.max(1)).max(1);
-    let sample: Vec<Melody> = windows.into_iter().step_by(stride).take(limit).collect();
+    let sample = spread(windows, limit);
     Ok((reconstruction(model, &sample, 128, device), sample))
 }
