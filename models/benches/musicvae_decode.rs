@@ -2,17 +2,20 @@
 
 //! How long one slider move takes with the shipped melody models: decoding one latent point
 //! (what the Interpolate tab runs per move) and encoding one clip, on the CPU, p50 and p95 over
-//! 200 runs. Goals (issue 5): decode p95 ≤ 5 ms (2 bars) and ≤ 30 ms (16 bars). Also prints the
+//! 200 runs, with the plain-Rust decoder the app uses and, for comparison, the same decode
+//! through Burn's tensor operations. Goals (issue 5): decode p95 ≤ 5 ms (2 bars) and ≤ 30 ms (16 bars). Also prints the
 //! training throughput recorded in each model's training.json.
 //!
-//!   cargo bench -p cadenza-models --bench musicvae_decode
+//!   cargo bench --profile dev -p cadenza-models --bench musicvae_decode
 
 use std::time::Instant;
 
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor, TensorData};
 use cadenza_models::vae::latent::lerp;
 use cadenza_models::vae::melody::{Melody, TimedNote};
 use cadenza_models::vae::shipped;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 
 const RUNS: usize = 200;
 
@@ -60,6 +63,13 @@ fn main() {
             std::hint::black_box(vae.decode(&[z], 0.0, 0));
         });
         println!("| {name} | decode one point | {p50:.2} | {p95:.2} | {goal:.0} | {:.2} |", p95 / goal);
+        // The same decode through Burn's tensor operations (the reference the CPU decoder matches).
+        let (p50, p95) = time(&mut || {
+            t = (t + 0.013) % 1.0;
+            let z = Tensor::<2>::from_data(TensorData::new(lerp(&a, &b, t), [1, a.len()]), &device);
+            std::hint::black_box(vae.model().decode(z, 0.0, &mut StdRng::seed_from_u64(0)));
+        });
+        println!("| {name} | decode one point, Burn ops | {p50:.2} | {p95:.2} | {goal:.0} | {:.2} |", p95 / goal);
         let (p50, p95) = time(&mut || {
             std::hint::black_box(vae.encode(&[&melody]));
         });

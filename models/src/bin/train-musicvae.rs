@@ -58,6 +58,9 @@ enum Command {
         max_beta: Option<f64>,
         #[arg(long, default_value_t = 1e-3)]
         lr: f64,
+        /// The learning rate is multiplied by this every step (down to 1e-5).
+        #[arg(long, default_value_t = TrainOptions::default().decay)]
+        decay: f64,
         #[arg(long, default_value_t = 250)]
         validate_every: usize,
     },
@@ -86,6 +89,7 @@ fn main() -> Result<()> {
             free_bits,
             max_beta,
             lr,
+            decay,
             validate_every,
         } => {
             let corpus = Corpus::open(&corpus)?;
@@ -105,7 +109,8 @@ fn main() -> Result<()> {
             if let Some(b) = max_beta {
                 config = config.with_max_beta(b);
             }
-            let options = TrainOptions { batch, steps, learning_rate: lr, validate_every, ..TrainOptions::default() };
+            let options =
+                TrainOptions { batch, steps, learning_rate: lr, decay, validate_every, ..TrainOptions::default() };
             let bar = ProgressBar::new(steps as u64);
             bar.set_style(
                 ProgressStyle::with_template("{bar:30} {pos}/{len} steps {elapsed_precise} (eta {eta}) {msg}")

@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use burn::module::Module;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use thiserror::Error;
 
+use super::cpu_decode::CpuDecoder;
 use super::dataset::tokens_tensor;
 use super::latent::{Attribute, bilinear, shifted, slerp};
 use super::melody::{Melody, STEPS_PER_BAR, TimedNote};
@@ -73,6 +74,8 @@ pub struct PreparedMelody {
 /// `attributes.json`.
 pub struct MelodyVae {
     model: MusicVae,
+    /// Decodes the points the app and CLI ask for (one at a time, on the CPU, fast).
+    decoder: CpuDecoder,
     pub config: MusicVaeConfig,
     attributes: BTreeMap<String, Vec<f32>>,
     device: Device,
@@ -94,7 +97,8 @@ impl MelodyVae {
             Some(text) => serde_json::from_str(text).map_err(|e| VaeError::Model(format!("attributes: {e}")))?,
             None => BTreeMap::new(),
         };
-        Ok(Self { model, config, attributes, device: device.clone() })
+        let decoder = model.cpu_decoder().map_err(|e| VaeError::Model(e.to_string()))?;
+        Ok(Self { model, decoder, config, attributes, device: device.clone() })
     }
 
     pub fn from_dir(dir: &Path, device: &Device) -> Result<Self, VaeError> {
@@ -174,16 +178,8 @@ impl MelodyVae {
         if codes.is_empty() {
             return Vec::new();
         }
-        let z = self.tensor(codes);
         let mut rng = StdRng::seed_from_u64(seed);
-        self.model.decode(z, temperature, &mut rng).into_iter().map(|tokens| Melody { tokens }).collect()
-    }
-
-    fn tensor(&self, codes: &[Vec<f32>]) -> Tensor<2> {
-        let latent = self.latent_size();
-        let flat: Vec<f32> =
-            codes.iter().flat_map(|c| c.iter().copied().chain(std::iter::repeat(0.0)).take(latent)).collect();
-        Tensor::from_data(TensorData::new(flat, [codes.len(), latent]), &self.device)
+        self.decoder.decode(codes, temperature, &mut rng).into_iter().map(|tokens| Melody { tokens }).collect()
     }
 
     /// `count` codes drawn from the prior N(0, I), the same ones for one `seed`.
@@ -234,6 +230,7 @@ impl MelodyVae {
     pub fn to_device(&self, device: &Device) -> Self {
         Self {
             model: self.model.clone().to_device(device),
+            decoder: self.decoder.clone(),
             config: self.config.clone(),
             attributes: self.attributes.clone(),
             device: device.clone(),

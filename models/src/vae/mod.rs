@@ -1,5 +1,6 @@
 //! MusicVAE for melodies: the encoding, the corpus windows, the model and its uses.
 
+pub mod cpu_decode;
 pub mod dataset;
 pub mod evaluate;
 pub mod latent;

@@ -13,6 +13,7 @@ use burn::nn::{Embedding, EmbeddingConfig, Linear, LinearConfig};
 use burn::tensor::activation::{log_softmax, softplus, tanh};
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 
+use super::cpu_decode::{CpuDecoder, WeightsError};
 use super::lstm::{FusedLstm, State};
 use super::melody::{CLASSES, STEPS_PER_BAR};
 
@@ -255,6 +256,19 @@ impl MusicVae {
         Losses { total, reconstruction: reconstruction.mean(), kl: kl.mean(), predicted }
     }
 
+    /// The decoder's weights copied out for `CpuDecoder`, which decodes one point at a time
+    /// faster than these tensor operations can on the CPU.
+    pub fn cpu_decoder(&self) -> Result<CpuDecoder, WeightsError> {
+        CpuDecoder::new(
+            self.bars,
+            self.embedding.weight.val(),
+            &self.decoder_init,
+            &self.decoder,
+            self.conductor.as_ref().map(|c| (&c.init, &c.lstm)),
+            &self.output,
+        )
+    }
+
     /// Decodes z [B, latent] step by step, each step fed the previous output: greedy when
     /// `temperature` is 0, else sampled from the softmax at that temperature with `rng`.
     pub fn decode(&self, z: Tensor<2>, temperature: f64, rng: &mut impl rand::Rng) -> Vec<Vec<u32>> {
@@ -305,7 +319,7 @@ impl MusicVae {
 }
 
 /// The most likely class at temperature 0, else a draw from softmax(logits / temperature).
-fn choose(logits: &[f32], temperature: f64, rng: &mut impl rand::Rng) -> u32 {
+pub(super) fn choose(logits: &[f32], temperature: f64, rng: &mut impl rand::Rng) -> u32 {
     let best = logits.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i);
     if temperature <= 0.0 {
         return best as u32;
