@@ -2,6 +2,8 @@
 //! where they run. Nothing here depends on the GUI, so GUI edits never rebuild Burn.
 
 pub mod basic_pitch;
+pub mod checkpoint;
+pub mod continuation;
 pub mod data;
 pub mod kernels;
 pub mod runtime;

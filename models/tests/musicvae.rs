@@ -2,8 +2,6 @@
 //! shipped Bach chorale), so each test finishes in seconds.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
-use std::path::Path;
-
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::Device;
@@ -14,7 +12,8 @@ use cadenza_models::vae::melody::training_windows;
 use cadenza_models::vae::train::{TrainOptions, load_record_file, train};
 use cadenza_models::vae::{Melody, MusicVaeConfig};
 
-const CHORALE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/demo/bach_bwv7.7.mid");
+mod common;
+use common::{CHORALE, write_corpus};
 
 fn chorale_windows(bars: usize) -> Vec<Melody> {
     let melody = melody_of_file(&std::fs::read(CHORALE).unwrap()).unwrap();
@@ -86,21 +85,6 @@ fn the_hierarchical_sixteen_bar_model_learns_and_decodes_whole_melodies() {
     let decoded = model.decode(z, 1.0, &mut <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(3));
     assert_eq!(decoded.len(), windows.len());
     assert!(decoded.iter().all(|d| d.len() == 64));
-}
-
-/// A corpus directory in the converter's format holding the chorale as one work per split.
-fn write_corpus(dir: &Path) {
-    std::fs::create_dir_all(dir.join("midi")).unwrap();
-    let mut manifest = String::new();
-    for split in ["train", "valid", "test"] {
-        std::fs::copy(CHORALE, dir.join(format!("midi/{split}.mid"))).unwrap();
-        manifest.push_str(&format!(
-            r#"{{"id":"bach/{split}","collection":"bach","style":"bach","terms":"test","split":"{split}","midi":"midi/{split}.mid"}}"#
-        ));
-        manifest.push('\n');
-    }
-    std::fs::write(dir.join("manifest.jsonl"), manifest).unwrap();
-    std::fs::write(dir.join("manifest.sha256"), "0123\n").unwrap();
 }
 
 #[test]

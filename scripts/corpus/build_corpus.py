@@ -5,6 +5,8 @@ files and the manifest.
 
   python3 -m venv venv && venv/bin/pip install --no-deps -r scripts/corpus/requirements.txt
   venv/bin/python scripts/corpus/build_corpus.py --out data/corpus [--jobs 2] [--limit N]
+  venv/bin/python scripts/corpus/build_corpus.py --out data/corpus --merge DIR... (join conversions
+                                        of different --collections into one corpus)
 
 Writes, under --out (git-ignored):
   midi/<collection>/<file>[-<n>].mid   one file per work (an ABC/Humdrum collection file holds many)
@@ -126,7 +128,11 @@ def main():
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--limit", type=int, default=None, help="convert only the first N corpus files (a smoke test)")
     parser.add_argument("--collections", nargs="*", help="only these collections")
+    parser.add_argument("--merge", nargs="*", type=pathlib.Path,
+                        help="join these converted corpora into --out instead of converting")
     args = parser.parse_args()
+    if args.merge:
+        return merge(args.out, args.merge)
 
     import music21
     from music21 import corpus
@@ -138,11 +144,20 @@ def main():
              if pathlib.Path(p).suffix not in SKIP_SUFFIXES
              and pathlib.Path(p).relative_to(root).parts[0] not in SKIP_COLLECTIONS
              and (not args.collections or pathlib.Path(p).relative_to(root).parts[0] in args.collections)]
+    # A work encoded twice (bach/bwv281.krn and .mxl) would share one id and one MIDI path:
+    # keep the first encoding and report the other.
+    duplicates, stems = [], set()
+    for p in list(paths):
+        stem = str(pathlib.Path(p).relative_to(root).with_suffix(""))
+        if stem in stems:
+            paths.remove(p)
+            duplicates.append({"file": str(pathlib.Path(p).relative_to(root)), "reason": "another encoding of this work"})
+        stems.add(stem)
     if args.limit:
         paths = paths[: args.limit]
     args.out.mkdir(parents=True, exist_ok=True)
     tasks = [(p, root, args.out) for p in paths]
-    rows, failures = [], []
+    rows, failures = [], duplicates
     with multiprocessing.Pool(max(1, args.jobs)) as pool:
         for done, (r, f) in enumerate(pool.imap_unordered(convert, tasks, chunksize=4), 1):
             rows.extend(r)
@@ -151,16 +166,56 @@ def main():
                 print(f"\r{done}/{len(tasks)} files, {len(rows)} works, {len(failures)} failed, "
                       f"{time.time() - started:.0f} s", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
+    digest = write_manifest(args.out, rows, failures)
+    write_summary(args.out, rows, failures, time.time() - started, music21.__version__, digest, args.jobs)
+    print(f"{len(rows)} works, {len(failures)} failed, manifest sha256 {digest}", file=sys.stderr)
+
+
+def write_manifest(out, rows, failures):
+    """Writes manifest.jsonl, failed.jsonl and manifest.sha256; returns the digest."""
     rows.sort(key=lambda r: r["id"])
     failures.sort(key=lambda f: (f["file"], f.get("work", "")))
     manifest = "".join(json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in rows)
-    (args.out / "manifest.jsonl").write_text(manifest, encoding="utf-8")
-    (args.out / "failed.jsonl").write_text(
+    (out / "manifest.jsonl").write_text(manifest, encoding="utf-8")
+    (out / "failed.jsonl").write_text(
         "".join(json.dumps(f, sort_keys=True, ensure_ascii=False) + "\n" for f in failures), encoding="utf-8")
     digest = hashlib.sha256(manifest.encode("utf-8")).hexdigest()
-    (args.out / "manifest.sha256").write_text(digest + "\n")
-    write_summary(args.out, rows, failures, time.time() - started, music21.__version__, digest, args.jobs)
-    print(f"{len(rows)} works, {len(failures)} failed, manifest sha256 {digest}", file=sys.stderr)
+    (out / "manifest.sha256").write_text(digest + "\n")
+    return digest
+
+
+def merge(out, sources):
+    """Joins corpora converted separately (each from its own --collections) into `out`, linking
+    their MIDI files rather than copying them. A work id must not appear in two sources."""
+    import music21
+    import shutil
+
+    rows, failures, seen, seconds = [], [], set(), 0.0
+    for source in sources:
+        for line in (source / "manifest.jsonl").read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            if row["id"] in seen:
+                # Conversions made before duplicate encodings were skipped list such a work twice.
+                print(f"{row['id']} appears twice; kept its first row", file=sys.stderr)
+                continue
+            seen.add(row["id"])
+            target = out / row["midi"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.exists():
+                try:
+                    os.link(source / row["midi"], target)
+                except OSError:
+                    shutil.copyfile(source / row["midi"], target)
+            rows.append(row)
+        failed = source / "failed.jsonl"
+        if failed.exists():
+            failures.extend(json.loads(l) for l in failed.read_text(encoding="utf-8").splitlines())
+        summary = (source / "SUMMARY.md").read_text(encoding="utf-8") if (source / "SUMMARY.md").exists() else ""
+        if " min " in summary:
+            seconds += 60 * float(summary.split("Converted in ")[1].split(" min")[0])
+    digest = write_manifest(out, rows, failures)
+    write_summary(out, rows, failures, seconds, music21.__version__, digest, "the sources'")
+    print(f"{len(rows)} works from {len(sources)} corpora, manifest sha256 {digest}", file=sys.stderr)
 
 
 def write_summary(out, rows, failures, seconds, version, digest, jobs):

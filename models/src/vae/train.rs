@@ -17,6 +17,7 @@ use super::dataset::{Batcher, load_windows, spread};
 use super::evaluate::{Reconstruction, reconstruction};
 use super::melody::Melody;
 use super::model::{MusicVae, MusicVaeConfig};
+use crate::checkpoint::{self, CheckpointError};
 use crate::data::{Corpus, ManifestError, Split};
 
 #[derive(Debug, Error)]
@@ -25,8 +26,8 @@ pub enum TrainError {
     Manifest(#[from] ManifestError),
     #[error("the {0:?} split has no windows of this length; is the corpus converted?")]
     NoWindows(Split),
-    #[error("cannot write {path}: {message}")]
-    Write { path: PathBuf, message: String },
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
     #[error("cannot resume from {path}: {message}")]
     Resume { path: PathBuf, message: String },
 }
@@ -99,10 +100,6 @@ pub struct Progress {
     pub windows_per_second: f64,
 }
 
-const MODEL_FILE: &str = "model.bpk";
-const OPTIMIZER_FILE: &str = "optimizer.bpk";
-const STATE_FILE: &str = "training.json";
-
 /// Trains into `out_dir`, resuming from the checkpoint there if one exists. Each validation
 /// writes a checkpoint (atomically: a crash leaves the previous one).
 pub fn train(
@@ -140,7 +137,7 @@ pub fn train(
         windows_per_second: 0.0,
         history: Vec::new(),
     };
-    if out_dir.join(STATE_FILE).exists() {
+    if out_dir.join(checkpoint::STATE_FILE).exists() {
         let (m, o, s) = resume(out_dir, &config, &device)?;
         model = m;
         optimizer = optimizer.load_record(o);
@@ -148,7 +145,7 @@ pub fn train(
         state.seconds = s.seconds;
         state.history = s.history;
     }
-    std::fs::create_dir_all(out_dir).map_err(|e| write_error(out_dir, e))?;
+    std::fs::create_dir_all(out_dir).map_err(|e| checkpoint::write_error(out_dir, e))?;
 
     // Reproducible order: the seed and the step fix which batches come next after a resume.
     let mut batcher = Batcher::new(options.seed ^ state.step as u64, options.max_transpose);
@@ -201,7 +198,7 @@ pub fn train(
             (recon_sum, kl_sum, seen) = (0.0, 0.0, 0);
             on_validation(&point);
             state.history.push(point);
-            checkpoint(out_dir, &model, &optimizer, &state)?;
+            checkpoint::save(out_dir, &model, &optimizer, &state, &state.config)?;
         }
     }
     Ok(state)
@@ -216,48 +213,24 @@ fn step_accuracy(
     right as f64 / targets.dims().iter().product::<usize>().max(1) as f64
 }
 
-fn write_error(path: &Path, e: impl std::fmt::Display) -> TrainError {
-    TrainError::Write { path: path.to_path_buf(), message: e.to_string() }
-}
-
-/// Writes to a temporary name beside `path`, then renames over it.
-fn atomically(path: &Path, write: impl FnOnce(&Path) -> Result<(), String>) -> Result<(), TrainError> {
-    let tmp = path.with_extension("partial");
-    write(&tmp).map_err(|e| write_error(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| write_error(path, e))
-}
-
-fn checkpoint(
-    out_dir: &Path,
-    model: &MusicVae,
-    optimizer: &ModuleOptimizer,
-    state: &TrainingState,
-) -> Result<(), TrainError> {
-    atomically(&out_dir.join(MODEL_FILE), |p| model.clone().valid().into_record().save(p).map_err(|e| e.to_string()))?;
-    atomically(&out_dir.join(OPTIMIZER_FILE), |p| optimizer.to_record().save(p).map_err(|e| e.to_string()))?;
-    let json = serde_json::to_string_pretty(state).map_err(|e| write_error(out_dir, e))?;
-    atomically(&out_dir.join(STATE_FILE), |p| std::fs::write(p, json).map_err(|e| e.to_string()))?;
-    atomically(&out_dir.join("config.json"), |p| {
-        std::fs::write(p, serde_json::to_string_pretty(&state.config).map_err(|e| e.to_string())?)
-            .map_err(|e| e.to_string())
-    })
-}
-
 fn resume(
     out_dir: &Path,
     config: &MusicVaeConfig,
     device: &Device,
 ) -> Result<(MusicVae, OptimizerRecord, TrainingState), TrainError> {
-    let fail = |path: &Path, message: String| TrainError::Resume { path: path.to_path_buf(), message };
-    let state_path = out_dir.join(STATE_FILE);
-    let text = std::fs::read_to_string(&state_path).map_err(|e| fail(&state_path, e.to_string()))?;
-    let state: TrainingState = serde_json::from_str(&text).map_err(|e| fail(&state_path, e.to_string()))?;
+    let state: TrainingState = checkpoint::saved_state(out_dir)?
+        .ok_or_else(|| TrainError::Resume { path: out_dir.to_path_buf(), message: "no checkpoint".into() })?;
     if &state.config != config {
-        return Err(fail(&state_path, "the checkpoint was trained with another model configuration".into()));
+        return Err(TrainError::Resume {
+            path: out_dir.join(checkpoint::STATE_FILE),
+            message: "the checkpoint was trained with another model configuration".into(),
+        });
     }
-    let model = load_record_file(&out_dir.join(MODEL_FILE), config, device).map_err(|e| fail(out_dir, e))?;
-    let optimizer_path = out_dir.join(OPTIMIZER_FILE);
-    let optimizer = OptimizerRecord::load(&optimizer_path).map_err(|e| fail(&optimizer_path, e.to_string()))?;
+    let (record, optimizer) = checkpoint::saved_records(out_dir)?;
+    let model = config
+        .init(device)
+        .try_load_record(record)
+        .map_err(|e| TrainError::Resume { path: out_dir.join(checkpoint::MODEL_FILE), message: e.to_string() })?;
     Ok((model, optimizer, state))
 }
 

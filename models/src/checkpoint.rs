@@ -1,0 +1,78 @@
+//! Training checkpoints shared by every training loop: the weights, the optimiser state and a
+//! JSON state file, each written atomically (a crash mid-write leaves the previous checkpoint),
+//! and read back to resume.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::optim::{ModuleOptimizer, OptimizerRecord};
+use burn::store::ModuleRecord;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use thiserror::Error;
+
+pub const MODEL_FILE: &str = "model.bpk";
+pub const OPTIMIZER_FILE: &str = "optimizer.bpk";
+pub const STATE_FILE: &str = "training.json";
+pub const CONFIG_FILE: &str = "config.json";
+
+#[derive(Debug, Error)]
+pub enum CheckpointError {
+    #[error("cannot write {path}: {message}")]
+    Write { path: PathBuf, message: String },
+    #[error("cannot resume from {path}: {message}")]
+    Resume { path: PathBuf, message: String },
+}
+
+pub fn write_error(path: &Path, e: impl std::fmt::Display) -> CheckpointError {
+    CheckpointError::Write { path: path.to_path_buf(), message: e.to_string() }
+}
+
+/// Writes to a temporary name beside `path`, then renames over it.
+pub fn atomically(path: &Path, write: impl FnOnce(&Path) -> Result<(), String>) -> Result<(), CheckpointError> {
+    let tmp = path.with_extension("partial");
+    write(&tmp).map_err(|e| write_error(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| write_error(path, e))
+}
+
+/// Pretty JSON of `value`, written atomically.
+pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), CheckpointError> {
+    let json = serde_json::to_string_pretty(value).map_err(|e| write_error(path, e))?;
+    atomically(path, |p| std::fs::write(p, json).map_err(|e| e.to_string()))
+}
+
+/// Saves model (inference weights), optimiser, training state and config into `dir`.
+pub fn save<M: Module>(
+    dir: &Path,
+    model: &M,
+    optimizer: &ModuleOptimizer,
+    state: &impl Serialize,
+    config: &impl Serialize,
+) -> Result<(), CheckpointError> {
+    std::fs::create_dir_all(dir).map_err(|e| write_error(dir, e))?;
+    atomically(&dir.join(MODEL_FILE), |p| model.valid().into_record().save(p).map_err(|e| e.to_string()))?;
+    atomically(&dir.join(OPTIMIZER_FILE), |p| optimizer.to_record().save(p).map_err(|e| e.to_string()))?;
+    write_json(&dir.join(STATE_FILE), state)?;
+    write_json(&dir.join(CONFIG_FILE), config)
+}
+
+/// The training state in `dir`, if a checkpoint is there.
+pub fn saved_state<S: DeserializeOwned>(dir: &Path) -> Result<Option<S>, CheckpointError> {
+    let path = dir.join(STATE_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let fail = |message: String| CheckpointError::Resume { path: path.clone(), message };
+    let text = std::fs::read_to_string(&path).map_err(|e| fail(e.to_string()))?;
+    serde_json::from_str(&text).map(Some).map_err(|e| fail(e.to_string()))
+}
+
+/// The weights and optimiser state of the checkpoint in `dir`.
+pub fn saved_records(dir: &Path) -> Result<(ModuleRecord, OptimizerRecord), CheckpointError> {
+    let fail = |path: PathBuf, message: String| CheckpointError::Resume { path, message };
+    let model_path = dir.join(MODEL_FILE);
+    let model = ModuleRecord::load(&model_path).map_err(|e| fail(model_path.clone(), e.to_string()))?;
+    let optimizer_path = dir.join(OPTIMIZER_FILE);
+    let optimizer = OptimizerRecord::load(&optimizer_path).map_err(|e| fail(optimizer_path.clone(), e.to_string()))?;
+    Ok((model, optimizer))
+}

@@ -1,0 +1,195 @@
+//! A decoder-only transformer over the continuation vocabulary: pre-norm blocks, rotary
+//! position encoding (relative, so a sliding window can continue past the training context),
+//! tied input and output embeddings, and a key/value cache for generation.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::{
+    Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig,
+};
+use burn::tensor::activation::{gelu, log_softmax};
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use super::vocab::{Token, VOCAB_SIZE};
+
+#[derive(Config, Debug, PartialEq)]
+pub struct ContinuationConfig {
+    #[config(default = 128)]
+    pub d_model: usize,
+    #[config(default = 4)]
+    pub heads: usize,
+    #[config(default = 4)]
+    pub layers: usize,
+    #[config(default = 512)]
+    pub d_ff: usize,
+    /// Training sequence length; generation slides a window of this size.
+    #[config(default = 256)]
+    pub context: usize,
+    #[config(default = 0.1)]
+    pub dropout: f64,
+}
+
+impl ContinuationConfig {
+    pub fn init(&self, device: &Device) -> ContinuationModel {
+        let blocks = (0..self.layers)
+            .map(|_| Block {
+                attention_norm: LayerNormConfig::new(self.d_model).init(device),
+                qkv: LinearConfig::new(self.d_model, 3 * self.d_model).init(device),
+                attention_out: LinearConfig::new(self.d_model, self.d_model).init(device),
+                ff_norm: LayerNormConfig::new(self.d_model).init(device),
+                ff_in: LinearConfig::new(self.d_model, self.d_ff).init(device),
+                ff_out: LinearConfig::new(self.d_ff, self.d_model).init(device),
+                dropout: DropoutConfig::new(self.dropout).init(),
+                heads: self.heads,
+            })
+            .collect();
+        ContinuationModel {
+            // Small, as in GPT-2: the embedding is also the output layer, and unit-variance rows
+            // would start every logit at a spread of √d.
+            embedding: EmbeddingConfig::new(VOCAB_SIZE, self.d_model)
+                .with_initializer(Initializer::Normal { mean: 0.0, std: 0.02 })
+                .init(device),
+            blocks,
+            norm: LayerNormConfig::new(self.d_model).init(device),
+            dropout: DropoutConfig::new(self.dropout).init(),
+            context: self.context,
+        }
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Block {
+    attention_norm: LayerNorm,
+    qkv: Linear,
+    attention_out: Linear,
+    ff_norm: LayerNorm,
+    ff_in: Linear,
+    ff_out: Linear,
+    dropout: Dropout,
+    heads: usize,
+}
+
+#[derive(Module, Debug)]
+pub struct ContinuationModel {
+    embedding: Embedding,
+    blocks: Vec<Block>,
+    norm: LayerNorm,
+    dropout: Dropout,
+    pub context: usize,
+}
+
+/// Keys and values of the positions seen so far, per layer, each [1, heads, t, head_dim].
+#[derive(Debug, Clone, Default)]
+pub struct KvCache {
+    layers: Vec<(Tensor<4>, Tensor<4>)>,
+    pub length: usize,
+}
+
+/// Rotary position encoding of [B, H, T, Dh] for positions start..start+T (rotate-half form).
+fn rotate(x: Tensor<4>, start: usize) -> Tensor<4> {
+    let [_, _, steps, head_dim] = x.dims();
+    let half = head_dim / 2;
+    let device = x.device();
+    let (mut cos, mut sin) = (Vec::with_capacity(steps * half), Vec::with_capacity(steps * half));
+    for t in start..start + steps {
+        for i in 0..half {
+            let angle = t as f64 / 10_000f64.powf(2.0 * i as f64 / head_dim as f64);
+            cos.push(angle.cos() as f32);
+            sin.push(angle.sin() as f32);
+        }
+    }
+    let cos = Tensor::<2>::from_data(TensorData::new(cos, [steps, half]), &device).reshape([1, 1, steps, half]);
+    let sin = Tensor::<2>::from_data(TensorData::new(sin, [steps, half]), &device).reshape([1, 1, steps, half]);
+    let first = x.clone().narrow(3, 0, half);
+    let second = x.narrow(3, half, half);
+    Tensor::cat(vec![first.clone() * cos.clone() - second.clone() * sin.clone(), first * sin + second * cos], 3)
+}
+
+impl Block {
+    /// x [B, T, d] → [B, T, d]; with a cache, T new positions after the cached ones.
+    fn forward(&self, x: Tensor<3>, cache: Option<(&mut Vec<(Tensor<4>, Tensor<4>)>, usize, usize)>) -> Tensor<3> {
+        let [batch, steps, d] = x.dims();
+        let head_dim = d / self.heads;
+        let qkv = self.qkv.forward(self.attention_norm.forward(x.clone()));
+        let split =
+            |i: usize| qkv.clone().narrow(2, i * d, d).reshape([batch, steps, self.heads, head_dim]).swap_dims(1, 2);
+        let start = cache.as_ref().map_or(0, |(_, _, start)| *start);
+        let (q, mut k, mut v) = (rotate(split(0), start), rotate(split(1), start), split(2));
+        if let Some((layers, layer, _)) = cache {
+            if let Some((past_k, past_v)) = layers.get(layer) {
+                k = Tensor::cat(vec![past_k.clone(), k], 2);
+                v = Tensor::cat(vec![past_v.clone(), v], 2);
+            }
+            if layer < layers.len() {
+                layers[layer] = (k.clone(), v.clone());
+            } else {
+                layers.push((k.clone(), v.clone()));
+            }
+        }
+        // Causal within the new positions; every cached position is in the past.
+        let options = AttentionModuleOptions { scale: None, softcap: None, is_causal: steps > 1 };
+        let attended = attention(q, k, v, None, None, options).swap_dims(1, 2).reshape([batch, steps, d]);
+        let x = x + self.dropout.forward(self.attention_out.forward(attended));
+        let ff = self.ff_out.forward(gelu(self.ff_in.forward(self.ff_norm.forward(x.clone()))));
+        x + self.dropout.forward(ff)
+    }
+}
+
+impl ContinuationModel {
+    /// Logits [B, T, VOCAB] for token ids [B, T] (each position sees itself and the past).
+    pub fn forward(&self, ids: Tensor<2, Int>) -> Tensor<3> {
+        let mut x = self.dropout.forward(self.embedding.forward(ids));
+        for block in &self.blocks {
+            x = block.forward(x, None);
+        }
+        self.logits(x)
+    }
+
+    fn logits(&self, x: Tensor<3>) -> Tensor<3> {
+        // The output layer is the embedding, transposed (tied weights).
+        let [batch, steps, d] = x.dims();
+        let weights = self.embedding.weight.val().transpose();
+        self.norm.forward(x).reshape([batch * steps, d]).matmul(weights).reshape([batch, steps, VOCAB_SIZE])
+    }
+
+    /// Mean negative log-likelihood per predicted token (nats) of sequences [B, T]: each
+    /// position predicts the next; `Pad` targets are not counted.
+    pub fn loss(&self, ids: Tensor<2, Int>) -> (Tensor<1>, usize) {
+        let [batch, steps] = ids.dims();
+        let inputs = ids.clone().narrow(1, 0, steps - 1);
+        let targets = ids.narrow(1, 1, steps - 1);
+        let log_probs = log_softmax(self.forward(inputs), 2);
+        let picked = log_probs.gather(2, targets.clone().reshape([batch, steps - 1, 1])).reshape([batch, steps - 1]);
+        let counted = targets.not_equal_elem(Token::Pad.id() as i64).float();
+        let count = counted.clone().sum().into_scalar::<f32>().max(1.0);
+        ((picked * counted).sum().neg() / count, count as usize)
+    }
+
+    /// Feeds `ids` after whatever the cache holds and returns the logits of the last one.
+    pub fn step(&self, ids: &[u32], cache: &mut KvCache, device: &Device) -> Vec<f32> {
+        if ids.is_empty() {
+            return Vec::new();
+        }
+        if cache.length > 0 && ids.len() > 1 {
+            // The causal mask lines up only when queries and keys start together: after a
+            // prefill, later tokens go one at a time.
+            let mut last = Vec::new();
+            for &id in ids {
+                last = self.step(&[id], cache, device);
+            }
+            return last;
+        }
+        let ids: Vec<i64> = ids.iter().map(|&i| i64::from(i)).collect();
+        let steps = ids.len();
+        let mut x = self.embedding.forward(Tensor::from_data(TensorData::new(ids, [1, steps]), device));
+        let start = cache.length;
+        for (layer, block) in self.blocks.iter().enumerate() {
+            x = block.forward(x, Some((&mut cache.layers, layer, start)));
+        }
+        cache.length += steps;
+        let last = self.logits(x.narrow(1, steps - 1, 1));
+        last.into_data().convert::<f32>().try_into_vec::<f32>().unwrap_or_default()
+    }
+}

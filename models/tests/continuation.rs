@@ -1,0 +1,156 @@
+//! The continuation model's tokens round-trip real music, its cache agrees with the full
+//! forward pass, and it learns and resumes on a small corpus.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use cadenza_models::continuation::codec::{GridNote, Header, decode, encode, to_ticks};
+use cadenza_models::continuation::dataset::grid_work;
+use cadenza_models::continuation::train::{TrainOptions, train};
+use cadenza_models::continuation::vocab::{DURATIONS, Instrument, Token, VOCAB_SIZE, style_index};
+use cadenza_models::continuation::{ContinuationConfig, KvCache};
+use cadenza_models::data::Corpus;
+
+mod common;
+use common::write_corpus;
+
+fn sorted(mut notes: Vec<GridNote>) -> Vec<GridNote> {
+    notes.sort_by_key(|n| (n.start, n.instrument, std::cmp::Reverse(n.pitch)));
+    notes
+}
+
+#[test]
+fn every_token_id_maps_back_to_its_token() {
+    for id in 0..VOCAB_SIZE as u32 {
+        let token = Token::from_id(id).unwrap();
+        assert_eq!(token.id(), id, "{token:?}");
+    }
+    assert_eq!(Token::from_id(VOCAB_SIZE as u32), None);
+}
+
+#[test]
+fn chords_instruments_velocities_and_long_rests_round_trip() {
+    let note = |start, duration, pitch, velocity, instrument| GridNote { start, duration, pitch, velocity, instrument };
+    let notes = vec![
+        note(0, 12, 60, 100, Instrument::Piano),
+        note(0, 12, 64, 100, Instrument::Piano),
+        note(0, 24, 67, 40, Instrument::Violin),
+        note(6, 3, 72, 100, Instrument::Violin),
+        // A rest longer than one shift, across two bar lines, and a very long note.
+        note(150, 192, 48, 120, Instrument::Cello),
+        note(151, 1, 108, 10, Instrument::Flute),
+    ];
+    let header = Header::new(style_index("bach").unwrap(), notes.iter().map(|n| n.instrument));
+    let tokens = encode(&header, &notes, 48);
+    let (read_header, read) = decode(&tokens, 48);
+    assert_eq!(read_header, header);
+    // Velocities come back as their bucket's centre; everything else exactly.
+    let bucketed: Vec<GridNote> = notes.iter().map(|n| GridNote { velocity: n.velocity / 16 * 16 + 8, ..*n }).collect();
+    assert_eq!(sorted(read), sorted(bucketed));
+    assert_eq!(tokens.iter().filter(|&&t| t == Token::Bar).count(), 3);
+}
+
+/// Every note of a real four-part chorale survives: same start, pitch and part, its
+/// duration the nearest in the table (here all exact: chorale durations are on the grid).
+#[test]
+fn a_corpus_chorale_round_trips_within_the_grid() {
+    let dir = tempfile::tempdir().unwrap();
+    write_corpus(dir.path());
+    let corpus = Corpus::open(dir.path()).unwrap();
+    let work = grid_work(&corpus, &corpus.works[0]).unwrap();
+    // The demo file names its parts' programs (strings); corpus files without them are sung.
+    assert_eq!(work.header.instruments, vec![Instrument::Violin, Instrument::Viola, Instrument::Cello]);
+    assert!(work.notes.len() > 150, "{} notes", work.notes.len());
+    let tokens = work.sequence(0, usize::MAX, 0, 0);
+    let (_, read) = decode(&tokens, work.bar_ticks);
+    let expected: Vec<GridNote> = work
+        .notes
+        .iter()
+        .map(|n| GridNote {
+            velocity: n.velocity / 16 * 16 + 8,
+            duration: *DURATIONS.iter().min_by_key(|d| d.abs_diff(n.duration)).unwrap(),
+            ..*n
+        })
+        .collect();
+    assert_eq!(sorted(read), sorted(expected));
+    // A window from a later bar reads on its own: the same notes, moved to start at zero.
+    let from = 3;
+    let (_, window) = decode(&work.sequence(from, usize::MAX, 2, 1), work.bar_ticks);
+    let offset = from * work.bar_ticks;
+    let later: Vec<(u32, u8)> = sorted(work.notes.iter().filter(|n| n.start >= offset).copied().collect())
+        .iter()
+        .map(|n| (n.start - offset, n.pitch + 2))
+        .collect();
+    assert_eq!(sorted(window).iter().map(|n| (n.start, n.pitch)).collect::<Vec<_>>(), later);
+}
+
+#[test]
+fn off_grid_times_move_by_at_most_half_a_tick() {
+    for quarters in [0.0, 0.04, 0.333, 1.26, 7.9583] {
+        let ticks = to_ticks(quarters);
+        assert!((f64::from(ticks) / 12.0 - quarters).abs() <= 1.0 / 24.0 + 1e-9, "{quarters} → {ticks}");
+    }
+}
+
+fn tiny() -> ContinuationConfig {
+    ContinuationConfig::new()
+        .with_d_model(32)
+        .with_heads(2)
+        .with_layers(2)
+        .with_d_ff(64)
+        .with_context(64)
+        .with_dropout(0.0)
+}
+
+/// Generation feeds one token at a time through the cache; its logits must be the full
+/// forward pass's at every position.
+#[test]
+fn the_cache_gives_the_same_logits_as_the_full_pass() {
+    let device = Device::flex();
+    let model = tiny().init(&device);
+    let ids: Vec<u32> = [4u32, 15, 2, 80, 120, 200, 3, 60, 130, 201].to_vec();
+    let full = model.forward(Tensor::<2, Int>::from_data(
+        TensorData::new(ids.iter().map(|&i| i64::from(i)).collect::<Vec<_>>(), [1, ids.len()]),
+        &device,
+    ));
+    let full: Vec<f32> = full.into_data().convert::<f32>().try_into_vec().unwrap();
+    let mut cache = KvCache::default();
+    // A prefill of the first four, then one at a time.
+    let mut stepped = vec![model.step(&ids[..4], &mut cache, &device)];
+    for &id in &ids[4..] {
+        stepped.push(model.step(&[id], &mut cache, &device));
+    }
+    for (i, logits) in stepped.iter().enumerate() {
+        let position = i + 3;
+        let reference = &full[position * VOCAB_SIZE..(position + 1) * VOCAB_SIZE];
+        let worst = logits.iter().zip(reference).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(worst < 1e-4, "position {position}: logits differ by {worst}");
+    }
+}
+
+#[test]
+fn training_lowers_the_validation_loss_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    write_corpus(&dir.path().join("corpus"));
+    let corpus = Corpus::open(&dir.path().join("corpus")).unwrap();
+    let out = dir.path().join("run");
+    let options = TrainOptions {
+        batch: 8,
+        steps: 40,
+        learning_rate: 3e-3,
+        warmup_steps: 5,
+        validate_every: 20,
+        validation_sequences: 8,
+        ..TrainOptions::default()
+    };
+    let first = train(&corpus, tiny(), options.clone(), &out, |_| {}, |_| {}).unwrap();
+    assert_eq!(first.step, 40);
+    let more = TrainOptions { steps: 60, ..options };
+    let resumed = train(&corpus, tiny(), more.clone(), &out, |_| {}, |_| {}).unwrap();
+    assert_eq!(resumed.step, 60);
+    let history: Vec<f64> = resumed.history.iter().map(|v| v.valid_nll).collect();
+    assert_eq!(history.len(), 3, "{history:?}");
+    // Uniform over the vocabulary is ln(VOCAB_SIZE) ≈ 5.5 nats.
+    assert!(history[2] < history[0] - 0.5 && history[2] < 3.5, "validation NLL {history:?}");
+    let changed = tiny().with_layers(3);
+    assert!(train(&corpus, changed, more, &out, |_| {}, |_| {}).is_err(), "a changed config must not resume");
+}
