@@ -51,7 +51,15 @@ fn raw_input(frame: usize) -> egui::RawInput {
 
 fn measure(song: &Song, view: &mut RollView) -> (Duration, Duration, usize) {
     let ctx = egui::Context::default();
-    let input = RollInput { song, track: 0, playhead: 0, playing: false, loop_ticks: Some((0, 1920 * 4)), live: None };
+    let input = RollInput {
+        song,
+        track: 0,
+        playhead: 0,
+        playing: false,
+        loop_ticks: Some((0, 1920 * 4)),
+        live: None,
+        continuation: None,
+    };
     let mut times = Vec::with_capacity(FRAMES);
     let mut primitives = 0;
     for frame in 0..FRAMES + 5 {

@@ -39,6 +39,11 @@ fn wait_for(engine: &EngineHandle, id: JobId, bar: Option<&ProgressBar>) -> Resu
     bail!("the engine stopped unexpectedly")
 }
 
+/// Waits for a job without a progress bar.
+pub fn wait(engine: &EngineHandle, id: JobId) -> Result<JobOutput> {
+    wait_for(engine, id, None)
+}
+
 fn open(engine: &EngineHandle, path: &Path) -> Result<std::sync::Arc<Song>> {
     match wait_for(engine, engine.open_midi(path), None)? {
         JobOutput::SongLoaded { song, .. } => Ok(song),

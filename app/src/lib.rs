@@ -2,6 +2,7 @@
 //! A library so benchmarks and tests can drive the same code the binary runs.
 
 pub mod cli;
+pub mod continue_cli;
 pub mod demo;
 pub mod gui;
 pub mod vae_cli;

@@ -1,6 +1,6 @@
 //! `cadenza`: the GUI with no subcommand, or headless jobs from the command line.
 
-use cadenza::{cli, gui, vae_cli};
+use cadenza::{cli, continue_cli, gui, vae_cli};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,6 +41,8 @@ enum Command {
         #[command(subcommand)]
         command: vae_cli::VaeCommand,
     },
+    /// Continue a MIDI file for N bars in a chosen style and instruments.
+    Continue(continue_cli::ContinueArgs),
 }
 
 fn parse_backend(s: &str) -> Result<BackendPreference, String> {
@@ -60,6 +62,7 @@ fn main() -> ExitCode {
         Some(Command::Render { input, output }) => cli::render(config, &input, &output),
         Some(Command::Transcribe(args)) => cli::transcribe(config, &args),
         Some(Command::Vae { command }) => vae_cli::run(&command),
+        Some(Command::Continue(args)) => continue_cli::run(config, &args),
         None => gui::run(config, cli.file),
     };
     match result {

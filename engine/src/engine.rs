@@ -184,7 +184,8 @@ pub enum Command {
 /// A track heard with the song but not part of it (a latent point, a continuation).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Audition {
-    pub track: Track,
+    /// One track per instrument.
+    pub tracks: Vec<Track>,
     /// Loop over these ticks while it plays.
     pub loop_ticks: (u64, u64),
 }
@@ -200,6 +201,9 @@ pub enum Event {
     },
     /// Something the user should know, said once.
     Notice(String),
+    /// A note a continuation job just generated.
+    #[cfg(feature = "ml")]
+    ContinuationNote(crate::continuation::StreamedNote),
     SongChanged {
         song: Arc<Song>,
         path: Option<PathBuf>,
@@ -723,7 +727,7 @@ impl EngineThread {
             None => Arc::clone(&self.song),
             Some((audition, _)) => {
                 let mut song = (*self.song).clone();
-                song.tracks.push(audition.track.clone());
+                song.tracks.extend(audition.tracks.iter().cloned());
                 Arc::new(song)
             }
         }

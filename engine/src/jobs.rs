@@ -52,6 +52,14 @@ pub enum JobOutput {
         seconds: f64,
         synth: String,
     },
+    /// Continuations of a passage: per variation, a track per instrument.
+    #[cfg(feature = "ml")]
+    Continued {
+        variations: Vec<crate::continuation::Variation>,
+        notices: Vec<String>,
+        tokens_per_second: f64,
+        first_note_seconds: Option<f64>,
+    },
     Message(String),
 }
 
@@ -123,6 +131,16 @@ impl JobContext {
     pub fn report(&self, fraction: f64, message: &str) -> bool {
         self.progress(fraction, message);
         !self.is_cancelled()
+    }
+
+    /// The flag library calls poll to stop early.
+    pub fn cancel_flag(&self) -> &AtomicBool {
+        &self.cancel
+    }
+
+    /// Streams an event to the app while the job runs (e.g. each note as it is generated).
+    pub(crate) fn send(&self, event: Event) {
+        let _ = self.events.send(event);
     }
 
     pub fn is_cancelled(&self) -> bool {

@@ -2,6 +2,8 @@
 //! engine thread that the GUI and the CLI drive through commands and events.
 
 pub mod audio_file;
+#[cfg(feature = "ml")]
+pub mod continuation;
 pub mod dc;
 pub mod devices;
 pub mod edit;

@@ -196,7 +196,7 @@ impl CadenzaApp {
 
     fn audition_current(&mut self) {
         if let Some((track, loop_ticks)) = self.current_track() {
-            self.engine.send(Command::Audition(Some(Audition { track, loop_ticks })));
+            self.engine.send(Command::Audition(Some(Audition { tracks: vec![track], loop_ticks })));
         }
     }
 

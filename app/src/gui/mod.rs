@@ -2,6 +2,7 @@
 //! Edits are applied to the window's copy of the song at once (so the roll answers in the same
 //! frame) and sent to the engine, whose song and history stay the authority.
 
+pub mod continuation;
 mod dialogs;
 pub mod interpolate;
 pub mod roll;
@@ -117,6 +118,7 @@ pub struct CadenzaApp {
     pub waveforms: takes::Waveforms,
     pub transcription: transcription::Panel,
     pub interpolate: interpolate::Panel,
+    pub continuation: continuation::Panel,
     pub dialog: Option<Dialog>,
     pub recent: Vec<PathBuf>,
     /// Where recent files (and, in the engine, the recovery file) are kept.
@@ -157,6 +159,7 @@ impl CadenzaApp {
             waveforms: takes::Waveforms::default(),
             transcription: transcription::Panel::default(),
             interpolate: interpolate::Panel::default(),
+            continuation: continuation::Panel::default(),
             dialog: None,
             recent: dialogs::load_recent(&state_dir),
             state_dir,
@@ -319,10 +322,18 @@ impl CadenzaApp {
                     }
                     JobOutput::Listened(listened) => self.listened(id, listened),
                     JobOutput::NotesCreated(events) => self.notes_created(id, events),
+                    JobOutput::Continued { variations, notices, tokens_per_second, first_note_seconds } => {
+                        let status = format!(
+                            "{tokens_per_second:.0} tokens/s, first note after {}",
+                            first_note_seconds.map_or_else(|| "-".into(), |s| format!("{:.0} ms", s * 1e3))
+                        );
+                        self.continuation_finished(id, Some((variations, notices, status)));
+                    }
                     _ => {}
                 }
             }
             Event::JobFailed { id, message } => {
+                self.continuation_finished(id, None);
                 if self.transcription.listening.as_ref().is_some_and(|(job, ..)| *job == id) {
                     self.transcription.listening = None;
                 }
@@ -330,6 +341,7 @@ impl CadenzaApp {
                 self.notices.push(format!("{label} failed: {message}"));
             }
             Event::JobCancelled { id } => {
+                self.continuation_finished(id, None);
                 self.jobs.remove(&id);
             }
             Event::CommandFailed(message) => self.notices.push(message),
@@ -360,6 +372,7 @@ impl CadenzaApp {
             }
             Event::InputMonitor(meter) => self.input_meter = meter,
             Event::Latent(reply) => self.latent_reply(reply),
+            Event::ContinuationNote(note) => self.continuation_note(note),
             Event::ProjectSaved { path } => {
                 self.notices.push(format!("saved {}", path.display()));
                 self.title = path.display().to_string();
@@ -445,6 +458,7 @@ impl CadenzaApp {
         let transcription_height = if self.transcription.open { transcription::LANE_HEIGHT } else { 0.0 };
         let mut actions = Vec::new();
         let roll_height = ui.available_height() - takes_height - transcription_height;
+        let ghost = self.continuation.ghost();
         ui.allocate_ui(egui::vec2(ui.available_width(), roll_height), |ui| {
             let input = RollInput {
                 song: &self.song,
@@ -453,6 +467,7 @@ impl CadenzaApp {
                 playing,
                 loop_ticks: self.transport.loop_ticks,
                 live: self.recording.as_ref().map(|take| &take.live),
+                continuation: ghost.as_ref(),
             };
             actions = self.roll.show(ui, &input);
         });
@@ -507,6 +522,11 @@ impl eframe::App for CadenzaApp {
         egui::Panel::left("tracks").resizable(true).default_size(250.0).show(ui, |ui| {
             egui::ScrollArea::vertical().show(ui, |ui| tracks::list(self, ui));
         });
+        if self.continuation.open {
+            egui::Panel::right("continuation").resizable(true).default_size(continuation::PANEL_WIDTH).show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| continuation::show(self, ui));
+            });
+        }
         if self.interpolate.open {
             egui::Panel::right("interpolate").resizable(true).default_size(interpolate::PANEL_WIDTH).show(ui, |ui| {
                 egui::ScrollArea::vertical().show(ui, |ui| interpolate::show(self, ui));

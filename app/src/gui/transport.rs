@@ -16,6 +16,7 @@ pub fn bar(app: &mut CadenzaApp, ui: &mut egui::Ui) {
         devices_menu(app, ui);
         transcribe_menu(app, ui);
         interpolate_toggle(app, ui);
+        continuation_toggle(app, ui);
         ui.separator();
         transport_buttons(app, ui);
         ui.separator();
@@ -98,6 +99,22 @@ fn interpolate_toggle(app: &mut CadenzaApp, ui: &mut egui::Ui) {
         app.interpolate.open = open;
         if !open && app.interpolate.looping {
             app.interpolate.looping = false;
+            app.engine.send(cadenza_engine::Command::Audition(None));
+        }
+    }
+}
+
+/// Shows or hides the Continue panel (the continuation model).
+fn continuation_toggle(app: &mut CadenzaApp, ui: &mut egui::Ui) {
+    let mut open = app.continuation.open;
+    if ui
+        .toggle_value(&mut open, "Continue")
+        .on_hover_text("Continue the selection or the song in a chosen style")
+        .clicked()
+    {
+        app.continuation.open = open;
+        if !open && app.continuation.looping {
+            app.continuation.looping = false;
             app.engine.send(cadenza_engine::Command::Audition(None));
         }
     }

@@ -2,7 +2,9 @@
 
 pub mod codec;
 pub mod dataset;
+pub mod generate;
 pub mod model;
+pub mod shipped;
 pub mod train;
 pub mod vocab;
 

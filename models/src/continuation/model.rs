@@ -80,10 +80,13 @@ pub struct ContinuationModel {
     pub context: usize,
 }
 
+/// One layer's keys and values so far (none before the first token).
+type KeysValues = Option<(Tensor<4>, Tensor<4>)>;
+
 /// Keys and values of the positions seen so far, per layer, each [1, heads, t, head_dim].
 #[derive(Debug, Clone, Default)]
 pub struct KvCache {
-    layers: Vec<(Tensor<4>, Tensor<4>)>,
+    layers: Vec<KeysValues>,
     pub length: usize,
 }
 
@@ -109,24 +112,20 @@ fn rotate(x: Tensor<4>, start: usize) -> Tensor<4> {
 
 impl Block {
     /// x [B, T, d] → [B, T, d]; with a cache, T new positions after the cached ones.
-    fn forward(&self, x: Tensor<3>, cache: Option<(&mut Vec<(Tensor<4>, Tensor<4>)>, usize, usize)>) -> Tensor<3> {
+    fn forward(&self, x: Tensor<3>, cache: Option<(&mut KeysValues, usize)>) -> Tensor<3> {
         let [batch, steps, d] = x.dims();
         let head_dim = d / self.heads;
         let qkv = self.qkv.forward(self.attention_norm.forward(x.clone()));
         let split =
             |i: usize| qkv.clone().narrow(2, i * d, d).reshape([batch, steps, self.heads, head_dim]).swap_dims(1, 2);
-        let start = cache.as_ref().map_or(0, |(_, _, start)| *start);
+        let start = cache.as_ref().map_or(0, |(_, start)| *start);
         let (q, mut k, mut v) = (rotate(split(0), start), rotate(split(1), start), split(2));
-        if let Some((layers, layer, _)) = cache {
-            if let Some((past_k, past_v)) = layers.get(layer) {
-                k = Tensor::cat(vec![past_k.clone(), k], 2);
-                v = Tensor::cat(vec![past_v.clone(), v], 2);
+        if let Some((past, _)) = cache {
+            if let Some((past_k, past_v)) = past.take() {
+                k = Tensor::cat(vec![past_k, k], 2);
+                v = Tensor::cat(vec![past_v, v], 2);
             }
-            if layer < layers.len() {
-                layers[layer] = (k.clone(), v.clone());
-            } else {
-                layers.push((k.clone(), v.clone()));
-            }
+            *past = Some((k.clone(), v.clone()));
         }
         // Causal within the new positions; every cached position is in the past.
         let options = AttentionModuleOptions { scale: None, softcap: None, is_causal: steps > 1 };
@@ -185,8 +184,9 @@ impl ContinuationModel {
         let steps = ids.len();
         let mut x = self.embedding.forward(Tensor::from_data(TensorData::new(ids, [1, steps]), device));
         let start = cache.length;
-        for (layer, block) in self.blocks.iter().enumerate() {
-            x = block.forward(x, Some((&mut cache.layers, layer, start)));
+        cache.layers.resize(self.blocks.len(), None);
+        for (block, past) in self.blocks.iter().zip(cache.layers.iter_mut()) {
+            x = block.forward(x, Some((past, start)));
         }
         cache.length += steps;
         let last = self.logits(x.narrow(1, steps - 1, 1));

@@ -105,6 +105,11 @@ pub fn roll(
         notes(&clip, view, &live.committed, |_| record, None, true);
         notes(&clip, view, &live.provisional, |_| record.gamma_multiply(0.45), None, true);
     }
+    if let Some(continuation) = input.continuation {
+        // A continuation is a proposal: drawn translucent in its own colour until kept.
+        let proposal = Color32::from_rgb(80, 200, 170);
+        notes(&clip, view, continuation, |_| proposal.gamma_multiply(0.6), None, true);
+    }
     ruler(painter, view, input, line);
     keyboard(painter, view, low, high);
 }

@@ -45,6 +45,8 @@ pub struct RollInput<'a> {
     pub loop_ticks: Option<(u64, u64)>,
     /// Notes being transcribed from the take that is recording.
     pub live: Option<&'a super::LiveNotesView>,
+    /// A continuation being generated or auditioned (not yet part of the song).
+    pub continuation: Option<&'a cadenza_engine::song::Track>,
 }
 
 /// Keeps a horizontal zoom (pixels per tick) within the limits per quarter note.

@@ -1,0 +1,215 @@
+//! Continuing a passage of the song with the shipped continuation model: the song's notes as
+//! a prompt, generation as a background job that streams each note to the app as it is
+//! made, and the result as ghost tracks (one per instrument) to audition, flip through and keep.
+
+use std::sync::{Arc, OnceLock};
+
+pub use cadenza_models::continuation::generate::{GenerationOptions, PromptNotice};
+use cadenza_models::continuation::generate::{Prompt, continue_prompt};
+use cadenza_models::continuation::vocab::TICKS_PER_QUARTER;
+pub use cadenza_models::continuation::vocab::{Instrument, STYLES, style_index};
+use cadenza_models::continuation::{ContinuationModel, GridNote, Header};
+
+use crate::engine::Event;
+use crate::jobs::{Job, JobError, JobId, JobOutput};
+use crate::song::{DRUM_CHANNEL, Note, Song, Track};
+
+/// What to continue and how.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContinuationRequest {
+    /// The prompt: these tracks' notes starting in `from..to` (song ticks, on bar lines).
+    /// The continuation starts at `to`.
+    pub from: u64,
+    pub to: u64,
+    pub tracks: Vec<usize>,
+    pub style: u8,
+    /// Up to 10 instruments to play; empty takes the prompt's own.
+    pub instruments: Vec<Instrument>,
+    pub variations: usize,
+    pub options: GenerationOptions,
+}
+
+/// One continuation: a track per instrument, named and with its GM program.
+pub type Variation = Vec<Track>;
+
+/// The most instruments one request may name (MuseNet's limit).
+pub const MAX_INSTRUMENTS: usize = 10;
+
+/// The shipped model, loaded once on the CPU (generation is one token at a time, where a GPU
+/// would spend more time dispatching than computing).
+pub fn shipped_model() -> Result<Arc<ContinuationModel>, String> {
+    static MODEL: OnceLock<Result<Arc<ContinuationModel>, String>> = OnceLock::new();
+    MODEL
+        .get_or_init(|| {
+            cadenza_models::continuation::shipped::model(&cadenza_models::Device::flex())
+                .map(Arc::new)
+                .map_err(|e| format!("the continuation model could not be loaded: {e}"))
+        })
+        .clone()
+}
+
+/// The style index of a name, or an error listing the valid names.
+pub fn parse_style(name: &str) -> Result<u8, String> {
+    style_index(name).ok_or_else(|| format!("unknown style {name:?}; the styles are: {}", STYLES.join(", ")))
+}
+
+/// Instruments from comma-separated names, or an error listing the valid names.
+pub fn parse_instruments(names: &str) -> Result<Vec<Instrument>, String> {
+    let mut instruments = Vec::new();
+    for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let instrument = Instrument::from_name(name).ok_or_else(|| {
+            let valid: Vec<&str> = Instrument::ALL.iter().map(|i| i.name()).collect();
+            format!("unknown instrument {name:?}; the instruments are: {}", valid.join(", "))
+        })?;
+        instruments.push(instrument);
+    }
+    if instruments.len() > MAX_INSTRUMENTS {
+        return Err(format!("at most {MAX_INSTRUMENTS} instruments, not {}", instruments.len()));
+    }
+    Ok(instruments)
+}
+
+/// Song ticks per bar at `tick` (from the song's time signature there; 4/4 if it has none).
+pub fn bar_length(song: &Song, tick: u64) -> u64 {
+    let ppq = u64::from(song.ppq.max(1));
+    let ts = song.time_signatures.iter().rev().find(|t| t.tick <= tick);
+    let (numerator, denominator) =
+        ts.map_or((4, 4), |t| (u64::from(t.numerator.max(1)), u64::from(t.denominator.max(1))));
+    (numerator * 4 * ppq / denominator.max(1)).max(1)
+}
+
+/// The bar line at or before `tick`.
+pub fn bar_start(song: &Song, tick: u64) -> u64 {
+    let ts = song.time_signatures.iter().rev().find(|t| t.tick <= tick).map_or(0, |t| t.tick);
+    let bar = bar_length(song, tick);
+    ts + (tick - ts) / bar * bar
+}
+
+fn to_grid(ticks: u64, ppq: u64) -> u32 {
+    ((ticks * u64::from(TICKS_PER_QUARTER) + ppq / 2) / ppq) as u32
+}
+
+/// The prompt for a request: the tracks' notes in `from..to` on the token grid.
+pub fn prompt_of(song: &Song, request: &ContinuationRequest) -> Prompt {
+    let ppq = u64::from(song.ppq.max(1));
+    let bar = bar_length(song, request.from);
+    let mut notes = Vec::new();
+    let mut used = Vec::new();
+    for &index in &request.tracks {
+        let Some(track) = song.tracks.get(index).filter(|t| !t.is_drum) else { continue };
+        let instrument = Instrument::of_program(track.program);
+        for note in track.notes.iter().filter(|n| n.start >= request.from && n.start < request.to) {
+            notes.push(GridNote {
+                start: to_grid(note.start - request.from, ppq),
+                duration: to_grid(note.length, ppq).max(1),
+                pitch: note.pitch,
+                velocity: note.velocity,
+                instrument,
+            });
+            used.push(instrument);
+        }
+    }
+    let instruments = if request.instruments.is_empty() { used } else { request.instruments.clone() };
+    let instruments = if instruments.is_empty() { vec![Instrument::Piano] } else { instruments };
+    // An empty selection starts from the style and instrument tokens alone.
+    let bars = if notes.is_empty() { 0 } else { request.to.saturating_sub(request.from).div_ceil(bar) as u32 };
+    Prompt { header: Header::new(request.style, instruments), notes, bar_ticks: to_grid(bar, ppq).max(1), bars }
+}
+
+/// MIDI channels no track uses, for new tracks (so their instruments change no other track's).
+pub fn free_channels(song: &Song, count: usize) -> Vec<u8> {
+    let mut free: Vec<u8> =
+        (0..16u8).filter(|&c| c != DRUM_CHANNEL && !song.tracks.iter().any(|t| t.channel == c)).rev().collect();
+    free.resize(count.max(free.len()), 15);
+    free.truncate(count);
+    free
+}
+
+/// A continuation's grid notes as song tracks, one per instrument, placed from tick `at`.
+pub fn variation_tracks(song: &Song, notes: &[GridNote], at: u64, label: &str) -> Variation {
+    let ppq = u64::from(song.ppq.max(1));
+    let mut instruments: Vec<Instrument> = notes.iter().map(|n| n.instrument).collect();
+    instruments.sort();
+    instruments.dedup();
+    let channels = free_channels(song, instruments.len());
+    instruments
+        .iter()
+        .zip(channels)
+        .map(|(&instrument, channel)| {
+            let mut track = Track::new(format!("{label} ({})", instrument.name()), instrument.program(), channel);
+            for n in notes.iter().filter(|n| n.instrument == instrument) {
+                let start = at + u64::from(n.start) * ppq / u64::from(TICKS_PER_QUARTER);
+                let length = (u64::from(n.duration) * ppq / u64::from(TICKS_PER_QUARTER)).max(1);
+                track.insert_note(Note::new(start, length, n.pitch, n.velocity));
+            }
+            track
+        })
+        .collect()
+}
+
+/// Streamed while a continuation job runs: one note of one variation, in song ticks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamedNote {
+    pub id: JobId,
+    pub variation: usize,
+    pub instrument: Instrument,
+    pub note: Note,
+}
+
+/// The job: every variation in turn (seed, seed + 1, …), each note sent as it is made.
+pub fn continuation_job(song: Arc<Song>, request: ContinuationRequest) -> Job {
+    let label = format!("Continuing for {} bars ({} variations)", request.options.bars, request.variations.max(1));
+    Job::new(label, move |ctx| {
+        let model = shipped_model().map_err(JobError::Failed)?;
+        let prompt = prompt_of(&song, &request);
+        let ppq = u64::from(song.ppq.max(1));
+        let variations = request.variations.clamp(1, 16);
+        let device = cadenza_models::Device::flex();
+        let mut results = Vec::with_capacity(variations);
+        let mut notices = Vec::new();
+        let mut stats = Vec::new();
+        for variation in 0..variations {
+            let options = GenerationOptions {
+                seed: request.options.seed.wrapping_add(variation as u64),
+                ..request.options.clone()
+            };
+            let total = f64::from(options.bars.max(1)) * f64::from(prompt.bar_ticks);
+            let prompt_end = u64::from(prompt.bars) * u64::from(prompt.bar_ticks);
+            let generated = continue_prompt(&model, &prompt, &options, &device, ctx.cancel_flag(), |note| {
+                let start = u64::from(note.start).saturating_sub(prompt_end);
+                let done = (start as f64 / total).min(1.0);
+                ctx.progress((variation as f64 + done) / variations as f64, format!("variation {}", variation + 1));
+                let at = request.to + start * ppq / u64::from(TICKS_PER_QUARTER);
+                let length = (u64::from(note.duration) * ppq / u64::from(TICKS_PER_QUARTER)).max(1);
+                ctx.send(Event::ContinuationNote(StreamedNote {
+                    id: ctx.id,
+                    variation,
+                    instrument: note.instrument,
+                    note: Note::new(at, length, note.pitch, note.velocity),
+                }));
+            })
+            .map_err(|e| match e {
+                cadenza_models::continuation::generate::GenerateError::Cancelled => JobError::Cancelled,
+                other => JobError::Failed(other.to_string()),
+            })?;
+            notices.extend(generated.notices.iter().map(ToString::to_string));
+            stats.push((generated.tokens, generated.seconds, generated.first_note_seconds));
+            // Placed from the prompt's end: shift the model's ticks (from the prompt start) back.
+            let shifted: Vec<GridNote> = generated
+                .notes
+                .iter()
+                .map(|n| GridNote { start: n.start.saturating_sub(prompt_end as u32), ..*n })
+                .collect();
+            results.push(variation_tracks(&song, &shifted, request.to, &format!("continuation {}", variation + 1)));
+        }
+        notices.dedup();
+        let tokens: usize = stats.iter().map(|s| s.0).sum();
+        let seconds: f64 = stats.iter().map(|s| s.1).sum();
+        Ok(JobOutput::Continued {
+            variations: results,
+            notices,
+            tokens_per_second: tokens as f64 / seconds.max(1e-9),
+            first_note_seconds: stats.first().and_then(|s| s.2),
+        })
+    })
+}

@@ -1,0 +1,251 @@
+//! Continuing a prompt: sampling tokens one at a time through the key/value cache, with
+//! temperature and nucleus (top-p) sampling, a grammar that only lets through tokens that make
+//! sense where they stand, the requested instruments enforced, and a sliding window once the
+//! sequence outgrows the model's context. Notes are handed out as soon as their duration is
+//! sampled, so a caller can stream them into the piano roll.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use burn::tensor::Device;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use thiserror::Error;
+
+use super::codec::{EventReader, GridNote, Header, encode_events};
+use super::model::{ContinuationModel, KvCache};
+use super::vocab::{Instrument, Token, VOCAB_SIZE};
+
+#[derive(Debug, Error, PartialEq)]
+pub enum GenerateError {
+    #[error("generation was cancelled")]
+    Cancelled,
+    #[error("the model returned no scores (a model error)")]
+    Model,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerationOptions {
+    /// Bars to add after the prompt.
+    pub bars: u32,
+    pub temperature: f32,
+    /// Sample from the smallest set of tokens whose probability reaches this (1 = all).
+    pub top_p: f32,
+    pub seed: u64,
+    /// A safety stop: no continuation is longer than this many tokens.
+    pub max_tokens: usize,
+}
+
+impl Default for GenerationOptions {
+    fn default() -> Self {
+        Self { bars: 4, temperature: 1.0, top_p: 0.95, seed: 0, max_tokens: 4096 }
+    }
+}
+
+/// What to continue: the conditioning, and notes from the prompt's first bar line (ticks of
+/// the token grid); the continuation starts `bars` bars after it.
+#[derive(Debug, Clone)]
+pub struct Prompt {
+    pub header: Header,
+    pub notes: Vec<GridNote>,
+    pub bar_ticks: u32,
+    pub bars: u32,
+}
+
+/// Something about the prompt the user should know.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PromptNotice {
+    /// The prompt was longer than the model's context; its first bars were left out.
+    Cut { kept_bars: u32, of_bars: u32 },
+}
+
+impl std::fmt::Display for PromptNotice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Cut { kept_bars, of_bars } => {
+                write!(
+                    f,
+                    "the prompt is longer than the model reads at once: continuing from its last {kept_bars} of {of_bars} bars"
+                )
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Generated {
+    /// Notes after the prompt, with starts in ticks from the prompt's first bar line.
+    pub notes: Vec<GridNote>,
+    pub notices: Vec<PromptNotice>,
+    pub tokens: usize,
+    /// From the call to the first note handed out (none if no note was made).
+    pub first_note_seconds: Option<f64>,
+    pub seconds: f64,
+}
+
+/// Which tokens may come next.
+struct Grammar {
+    instruments: Vec<Instrument>,
+    after_pitch: bool,
+}
+
+impl Grammar {
+    fn allows(&self, token: Token) -> bool {
+        if self.after_pitch {
+            return matches!(token, Token::Duration(_));
+        }
+        match token {
+            Token::Pad | Token::Start | Token::Style(_) | Token::End | Token::Duration(_) => false,
+            Token::Instrument(i) => self.instruments.is_empty() || self.instruments.contains(&i),
+            Token::Bar | Token::Shift(_) | Token::Velocity(_) | Token::Pitch(_) => true,
+        }
+    }
+
+    fn read(&mut self, token: Token) {
+        self.after_pitch = matches!(token, Token::Pitch(_));
+    }
+}
+
+/// Draws a token id from `logits` at `temperature` within the top-p nucleus, among the ids
+/// `allowed` accepts. Temperature 0 takes the most likely allowed id.
+pub fn sample(
+    logits: &[f32],
+    temperature: f32,
+    top_p: f32,
+    allowed: impl Fn(u32) -> bool,
+    rng: &mut StdRng,
+) -> Option<u32> {
+    let mut candidates: Vec<(u32, f32)> =
+        logits.iter().enumerate().filter(|(i, _)| allowed(*i as u32)).map(|(i, &l)| (i as u32, l)).collect();
+    candidates.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let &(best, top) = candidates.first()?;
+    if temperature <= 0.0 {
+        return Some(best);
+    }
+    let mut weights: Vec<(u32, f64)> =
+        candidates.iter().map(|&(i, l)| (i, (f64::from(l - top) / f64::from(temperature)).exp())).collect();
+    let total: f64 = weights.iter().map(|w| w.1).sum();
+    let mut kept = 0.0;
+    let cut = weights
+        .iter()
+        .position(|w| {
+            kept += w.1 / total;
+            kept >= f64::from(top_p.clamp(0.0, 1.0))
+        })
+        .map_or(weights.len(), |p| p + 1);
+    weights.truncate(cut.max(1));
+    let mut draw = rng.random::<f64>() * weights.iter().map(|w| w.1).sum::<f64>();
+    for &(i, w) in &weights {
+        draw -= w;
+        if draw <= 0.0 {
+            return Some(i);
+        }
+    }
+    Some(best)
+}
+
+/// The prompt's tokens within `budget` (header included): whole bars from the end.
+fn prompt_tokens(prompt: &Prompt, budget: usize) -> (Vec<Token>, u32, Vec<PromptNotice>) {
+    let header = prompt.header.tokens();
+    let mut events = encode_events(&prompt.notes, prompt.bar_ticks);
+    // Bar lines up to the continuation's start, so it begins on the bar after the prompt.
+    let bar_lines = events.iter().filter(|&&t| t == Token::Bar).count() as u32;
+    events.extend(std::iter::repeat_n(Token::Bar, prompt.bars.saturating_sub(bar_lines) as usize));
+    let mut dropped_bars = 0;
+    let mut notices = Vec::new();
+    if header.len() + events.len() > budget {
+        let room = budget.saturating_sub(header.len());
+        let earliest = events.len() - room;
+        // Cut just after a bar line at or past `earliest`, so the kept part starts on a bar.
+        let cut = events
+            .iter()
+            .enumerate()
+            .skip(earliest)
+            .find(|(_, t)| **t == Token::Bar)
+            .map_or(events.len(), |(i, _)| i + 1);
+        dropped_bars = events[..cut].iter().filter(|&&t| t == Token::Bar).count() as u32;
+        events.drain(..cut);
+        notices
+            .push(PromptNotice::Cut { kept_bars: prompt.bars.max(dropped_bars) - dropped_bars, of_bars: prompt.bars });
+    }
+    let mut tokens = header;
+    tokens.extend(events);
+    (tokens, dropped_bars, notices)
+}
+
+/// Continues `prompt` for `options.bars` bars, handing each note to `on_note` as it is made.
+pub fn continue_prompt(
+    model: &ContinuationModel,
+    prompt: &Prompt,
+    options: &GenerationOptions,
+    device: &Device,
+    cancel: &AtomicBool,
+    mut on_note: impl FnMut(GridNote),
+) -> Result<Generated, GenerateError> {
+    let started = Instant::now();
+    let context = model.context.max(16);
+    // Leave a quarter of the context for what is generated before the window first slides.
+    let (mut sequence, dropped_bars, notices) = prompt_tokens(prompt, context * 3 / 4);
+    let header_len = prompt.header.tokens().len();
+    let offset = dropped_bars * prompt.bar_ticks;
+    let mut rng = StdRng::seed_from_u64(options.seed);
+    let default_instrument = prompt.header.instruments.first().copied().unwrap_or(Instrument::Piano);
+    let mut reader = EventReader::new(prompt.bar_ticks, default_instrument);
+    let mut grammar = Grammar { instruments: prompt.header.instruments.clone(), after_pitch: false };
+    for &t in &sequence[header_len..] {
+        reader.read(t);
+    }
+    let end_bar = reader.bars + options.bars;
+    // Notes end with the last requested bar.
+    let end_tick = (dropped_bars + end_bar) * prompt.bar_ticks;
+    let mut cache = KvCache::default();
+    let ids: Vec<u32> = sequence.iter().map(|t| t.id()).collect();
+    let mut logits = model.step(&ids, &mut cache, device);
+    let (mut notes, mut generated, mut first_note) = (Vec::new(), 0usize, None);
+    while generated < options.max_tokens {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(GenerateError::Cancelled);
+        }
+        if logits.len() != VOCAB_SIZE {
+            return Err(GenerateError::Model);
+        }
+        let allowed = |id: u32| Token::from_id(id).is_some_and(|t| grammar.allows(t));
+        let Some(token) =
+            sample(&logits, options.temperature, options.top_p, allowed, &mut rng).and_then(Token::from_id)
+        else {
+            return Err(GenerateError::Model);
+        };
+        generated += 1;
+        if token == Token::Bar && reader.bars + 1 >= end_bar {
+            break;
+        }
+        grammar.read(token);
+        if let Some(note) = reader.read(token) {
+            let start = note.start + offset;
+            let note = GridNote { start, duration: note.duration.min(end_tick.saturating_sub(start).max(1)), ..note };
+            first_note.get_or_insert_with(|| started.elapsed().as_secs_f64());
+            on_note(note);
+            notes.push(note);
+        }
+        sequence.push(token);
+        if cache.length >= context {
+            // Slide: the header and the most recent half context, from a bar line, re-read.
+            let keep_from = sequence.len() - context / 2;
+            let bar = (keep_from..sequence.len()).find(|&i| sequence[i] == Token::Bar).unwrap_or(keep_from);
+            let mut window: Vec<Token> = sequence[..header_len].to_vec();
+            window.extend_from_slice(&sequence[bar + 1..]);
+            cache = KvCache::default();
+            let ids: Vec<u32> = window.iter().map(|t| t.id()).collect();
+            logits = model.step(&ids, &mut cache, device);
+        } else {
+            logits = model.step(&[token.id()], &mut cache, device);
+        }
+    }
+    Ok(Generated {
+        notes,
+        notices,
+        tokens: generated,
+        first_note_seconds: first_note,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
