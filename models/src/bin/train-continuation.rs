@@ -3,14 +3,20 @@
 //!   cargo run -p cadenza-models --bin train-continuation -- train --corpus data/corpus \
 //!       --out data/runs/continuation --steps 4000
 //!
+//!   cargo run -p cadenza-models --bin train-continuation -- evaluate --corpus data/corpus \
+//!       --model data/runs/continuation
+//!
 //! Training resumes from the checkpoint in --out when there is one (with the same config).
 
 use std::path::PathBuf;
 
-use anyhow::Result;
-use cadenza_models::continuation::ContinuationConfig;
+use anyhow::{Context, Result};
+use burn::tensor::Device;
+use cadenza_models::continuation::dataset::load_split;
+use cadenza_models::continuation::evaluate::{Evaluation, EvaluationSetup, evaluate};
 use cadenza_models::continuation::train::{TrainOptions, train};
-use cadenza_models::data::Corpus;
+use cadenza_models::continuation::{ContinuationConfig, shipped};
+use cadenza_models::data::{Corpus, Split};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -45,6 +51,22 @@ enum Command {
         heads: usize,
         #[arg(long, default_value_t = 256)]
         context: usize,
+    },
+    /// Score a trained model on the test split; writes evaluation.json beside it.
+    Evaluate {
+        #[arg(long, default_value = "data/corpus")]
+        corpus: PathBuf,
+        #[arg(long)]
+        model: PathBuf,
+        /// Continuations per style and kind of prompt.
+        #[arg(long, default_value_t = 8)]
+        samples: usize,
+        #[arg(long, default_value_t = 8)]
+        bars: u32,
+        #[arg(long, default_value_t = 5)]
+        ngram_order: usize,
+        #[arg(long, default_value_t = 512)]
+        sequences: usize,
     },
 }
 
@@ -100,6 +122,72 @@ fn main() -> Result<()> {
                 out.display()
             );
         }
+        Command::Evaluate { corpus, model, samples, bars, ngram_order, sequences } => {
+            let corpus = Corpus::open(&corpus)?;
+            let device = Device::flex();
+            let config = std::fs::read_to_string(model.join("config.json"))
+                .with_context(|| format!("{}: no config.json", model.display()))?;
+            let record =
+                std::fs::read(model.join("model.bpk")).with_context(|| format!("{}: no model.bpk", model.display()))?;
+            let network = shipped::from_bytes(&record, &config, &device).map_err(anyhow::Error::msg)?;
+            let train_works = load_split(&corpus, Split::Train);
+            let test = load_split(&corpus, Split::Test);
+            let started = std::time::Instant::now();
+            let setup = EvaluationSetup {
+                model: &network,
+                train: &train_works,
+                test,
+                device: &device,
+                samples_per_style: samples,
+                bars,
+                ngram_order,
+                sequences,
+            };
+            let evaluation = evaluate(setup, |line| eprintln!("{line}"));
+            std::fs::write(model.join("evaluation.json"), serde_json::to_string_pretty(&evaluation)?)?;
+            println!("{}", table(&evaluation));
+            eprintln!("evaluated in {:.1} min", started.elapsed().as_secs_f64() / 60.0);
+        }
     }
     Ok(())
+}
+
+/// The evaluation as the Markdown tables of the model card.
+fn table(e: &Evaluation) -> String {
+    use std::fmt::Write;
+    let pct = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{:.0} %", 100.0 * v));
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "test NLL: transformer {:.3} vs {}-gram {:.3} nats/token ({} sequences)\n",
+        e.transformer_nll, e.ngram_order, e.ngram_nll, e.test_sequences
+    );
+    let _ = writeln!(
+        out,
+        "| style | classifier on real | recognised, from nothing | recognised, from openings | on requested instruments (not enforced) | in key (real) | on 16th grid (real) |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+    for r in &e.styles {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} ({}) | {} ({}) |",
+            r.style,
+            pct(r.classifier_on_real),
+            pct(Some(r.recognised_from_nothing)),
+            pct(r.recognised_from_openings),
+            pct(Some(r.on_requested_instruments)),
+            pct(r.in_key),
+            pct(r.in_key_real),
+            pct(r.on_grid),
+            pct(r.on_grid_real)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nchance: {:.0} %; {} samples per style, {} bars each",
+        100.0 * e.chance,
+        e.samples_per_style,
+        e.bars
+    );
+    out
 }

@@ -34,11 +34,13 @@ pub struct GenerationOptions {
     pub seed: u64,
     /// A safety stop: no continuation is longer than this many tokens.
     pub max_tokens: usize,
+    /// Only the header's instruments may play (off only to measure what the model does alone).
+    pub enforce_instruments: bool,
 }
 
 impl Default for GenerationOptions {
     fn default() -> Self {
-        Self { bars: 4, temperature: 1.0, top_p: 0.95, seed: 0, max_tokens: 4096 }
+        Self { bars: 4, temperature: 1.0, top_p: 0.95, seed: 0, max_tokens: 4096, enforce_instruments: true }
     }
 }
 
@@ -191,7 +193,8 @@ pub fn continue_prompt(
     let mut rng = StdRng::seed_from_u64(options.seed);
     let default_instrument = prompt.header.instruments.first().copied().unwrap_or(Instrument::Piano);
     let mut reader = EventReader::new(prompt.bar_ticks, default_instrument);
-    let mut grammar = Grammar { instruments: prompt.header.instruments.clone(), after_pitch: false };
+    let enforced = if options.enforce_instruments { prompt.header.instruments.clone() } else { Vec::new() };
+    let mut grammar = Grammar { instruments: enforced, after_pitch: false };
     for &t in &sequence[header_len..] {
         reader.read(t);
     }

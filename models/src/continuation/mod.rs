@@ -2,9 +2,12 @@
 
 pub mod codec;
 pub mod dataset;
+pub mod evaluate;
 pub mod generate;
 pub mod model;
+pub mod ngram;
 pub mod shipped;
+pub mod style_classifier;
 pub mod train;
 pub mod vocab;
 
