@@ -194,7 +194,7 @@ impl CadenzaApp {
 
 /// The panel's contents.
 pub fn show(app: &mut CadenzaApp, ui: &mut egui::Ui) {
-    ui.heading("Continue");
+    ui.heading("Continuation");
     let request = app.continuation_request();
     let bars_of = |ticks: u64| ticks / bar_length(&app.song, 0).max(1);
     let prompt = if request.to == 0 {

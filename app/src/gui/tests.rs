@@ -574,3 +574,34 @@ fn the_interpolate_panel_decodes_while_the_slider_moves_and_keeps_a_track() {
     f.harness.state_mut().undo();
     f.settle(|app| app.song.tracks.len() == 1);
 }
+
+#[test]
+fn the_continue_panel_streams_a_continuation_flips_variations_and_keeps_one_undo_step() {
+    let mut f = start(two_phrases());
+    f.click_label("Continue");
+    assert!(f.app().continuation.open);
+    // No selection and the playhead at the start: the whole song is the prompt.
+    let request = f.app().continuation_request();
+    assert_eq!((request.from, request.to), (0, 16 * u64::from(PPQ)));
+    f.click_label("Generate");
+    assert!(f.app().continuation.running.is_some());
+    f.settle_within(Duration::from_secs(60), |app| app.continuation.results.is_some());
+    let panel = &f.app().continuation;
+    let (variations, _) = panel.results.clone().unwrap();
+    assert_eq!(variations.len(), 3);
+    let streamed: usize = panel.streamed.iter().map(Vec::len).sum();
+    let finished: usize = variations.iter().flatten().map(|t| t.notes.len()).sum();
+    assert_eq!(streamed, finished, "every generated note was streamed to the window");
+    // The ghost notes in the roll are the shown variation's, after the prompt.
+    let ghost = panel.ghost().expect("ghost notes");
+    assert!(ghost.notes.iter().all(|n| n.start >= 16 * u64::from(PPQ)));
+    f.click_label(">");
+    assert_eq!(f.app().continuation.shown, 1);
+    let kept: Vec<Track> = variations[1].clone();
+    f.click_label("Keep");
+    f.settle(|app| app.song.tracks.len() == 1 + kept.len());
+    assert_eq!(f.app().song.tracks[1..], kept[..]);
+    f.sync();
+    f.harness.state_mut().undo();
+    f.settle(|app| app.song.tracks.len() == 1);
+}

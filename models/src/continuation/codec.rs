@@ -138,6 +138,11 @@ impl EventReader {
         }
     }
 
+    /// Ticks from now to the next bar line (a shift never crosses one: `Bar` does that).
+    pub fn room_in_bar(&self) -> u32 {
+        (self.bar_start + self.bar_ticks).saturating_sub(self.now)
+    }
+
     /// Reads one token; returns the note it completes, if any.
     pub fn read(&mut self, token: Token) -> Option<GridNote> {
         match token {

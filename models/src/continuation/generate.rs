@@ -89,6 +89,8 @@ pub struct Generated {
 struct Grammar {
     instruments: Vec<Instrument>,
     after_pitch: bool,
+    /// Ticks left before the next bar line.
+    room: u32,
 }
 
 impl Grammar {
@@ -99,7 +101,9 @@ impl Grammar {
         match token {
             Token::Pad | Token::Start | Token::Style(_) | Token::End | Token::Duration(_) => false,
             Token::Instrument(i) => self.instruments.is_empty() || self.instruments.contains(&i),
-            Token::Bar | Token::Shift(_) | Token::Velocity(_) | Token::Pitch(_) => true,
+            // As in the encoding, a shift stays inside its bar.
+            Token::Shift(n) => n < self.room,
+            Token::Bar | Token::Velocity(_) | Token::Pitch(_) => true,
         }
     }
 
@@ -194,7 +198,7 @@ pub fn continue_prompt(
     let default_instrument = prompt.header.instruments.first().copied().unwrap_or(Instrument::Piano);
     let mut reader = EventReader::new(prompt.bar_ticks, default_instrument);
     let enforced = if options.enforce_instruments { prompt.header.instruments.clone() } else { Vec::new() };
-    let mut grammar = Grammar { instruments: enforced, after_pitch: false };
+    let mut grammar = Grammar { instruments: enforced, after_pitch: false, room: prompt.bar_ticks };
     for &t in &sequence[header_len..] {
         reader.read(t);
     }
@@ -212,6 +216,7 @@ pub fn continue_prompt(
         if logits.len() != VOCAB_SIZE {
             return Err(GenerateError::Model);
         }
+        grammar.room = reader.room_in_bar();
         let allowed = |id: u32| Token::from_id(id).is_some_and(|t| grammar.allows(t));
         let Some(token) =
             sample(&logits, options.temperature, options.top_p, allowed, &mut rng).and_then(Token::from_id)
