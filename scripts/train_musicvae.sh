@@ -10,18 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/setup.sh
 ensure_rust
-ensure_apt python3 python3-venv
-venv="$CADENZA_CACHE/corpus-venv"
-if [ ! -x "$venv/bin/python" ] || ! cmp -s scripts/corpus/requirements.txt "$venv/.requirements"; then
-    rm -rf "$venv" && python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check --no-deps -r scripts/corpus/requirements.txt
-    cp scripts/corpus/requirements.txt "$venv/.requirements"
-fi
+ensure_corpus
 corpus=data/corpus-melody
-if [ ! -f "$corpus/manifest.jsonl" ]; then
-    "$venv/bin/python" scripts/corpus/build_corpus.py --out "$corpus" --jobs "$(nproc)" \
-        --collections airdsAirs bach essenFolksong oneills1850 ryansMammoth nottingham-dataset miscFolk
-fi
 cargo build -p cadenza-models --locked --bin train-musicvae
 train="$CARGO_TARGET_DIR/debug/train-musicvae"
 runs=data/runs

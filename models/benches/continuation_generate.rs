@@ -69,7 +69,13 @@ fn main() {
 
     println!("| measure | value | goal | value / goal |");
     println!("|---|---|---|---|");
-    println!("| tokens/s with the cache (median of {RUNS} 8-bar continuations) | {cached:.0} | 300 | {:.2} |", cached / 300.0);
-    println!("| tokens/s without the cache (64 tokens after the prompt) | {uncached:.0} | - | cache speed-up {:.1}x |", cached / uncached);
+    println!(
+        "| tokens/s with the cache (median of {RUNS} 8-bar continuations) | {cached:.0} | 300 | {:.2} |",
+        cached / 300.0
+    );
+    println!(
+        "| tokens/s without the cache (64 tokens after the prompt) | {uncached:.0} | - | cache speed-up {:.1}x |",
+        cached / uncached
+    );
     println!("| first note after (ms, median) | {first:.0} | 200 | {:.2} |", first / 200.0);
 }

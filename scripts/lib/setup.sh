@@ -47,3 +47,29 @@ ensure_python_venv() {
     fi
     export CADENZA_PYTHON="$venv/bin/python"
 }
+
+# ensure_corpus: the music21 corpus converted to MIDI (scripts/corpus/build_corpus.py, music21
+# pinned) in data/corpus-melody (the tune collections and the Bach chorales, for MusicVAE) and,
+# with WHOLE=1, also data/corpus (those plus the composers' collections, for continuation).
+# Palestrina (copyrighted encodings) and Josquin (GPL-2) are left out of both.
+ensure_corpus() {
+    ensure_apt python3 python3-venv
+    local venv="$CADENZA_CACHE/corpus-venv"
+    if [ ! -x "$venv/bin/python" ] || ! cmp -s scripts/corpus/requirements.txt "$venv/.requirements"; then
+        rm -rf "$venv" && python3 -m venv "$venv"
+        "$venv/bin/pip" install -q --disable-pip-version-check --no-deps -r scripts/corpus/requirements.txt
+        cp scripts/corpus/requirements.txt "$venv/.requirements"
+    fi
+    local build="$venv/bin/python scripts/corpus/build_corpus.py --jobs $(nproc)"
+    if [ ! -f data/corpus-melody/manifest.jsonl ]; then
+        $build --out data/corpus-melody \
+            --collections airdsAirs bach essenFolksong oneills1850 ryansMammoth nottingham-dataset miscFolk
+    fi
+    if [ "${WHOLE:-0}" = 1 ] && [ ! -f data/corpus/manifest.jsonl ]; then
+        [ -f data/corpus-extra/manifest.jsonl ] || $build --out data/corpus-extra \
+            --collections beach beethoven chopin ciconia corelli cpebach handel haydn johnson_j_r joplin \
+            leadSheet liliuokalani luca lusitano monteverdi mozart schoenberg schubert schumann_clara \
+            schumann_robert trecento verdi weber webern
+        $build --out data/corpus --merge data/corpus-melody data/corpus-extra
+    fi
+}

@@ -86,8 +86,14 @@ impl CadenzaApp {
         let selection = &self.roll.editor.selection;
         let (from, to, tracks) = if selection.is_empty() {
             let playhead = self.engine.player().position_tick();
-            let end = if playhead == 0 { song.end_tick() } else { playhead };
-            let to = if end == 0 { 0 } else { bar_start(song, end.saturating_sub(1)) + bar_length(song, end) };
+            let to = if playhead == 0 {
+                // The whole song, to the end of its last bar.
+                let end = song.end_tick();
+                if end == 0 { 0 } else { bar_start(song, end - 1) + bar_length(song, end - 1) }
+            } else {
+                // Up to the bar the playhead is in.
+                bar_start(song, playhead)
+            };
             (0, to, (0..song.tracks.len()).collect())
         } else {
             let first = selection.iter().map(|n| n.start).min().unwrap_or(0);
