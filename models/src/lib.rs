@@ -6,6 +6,7 @@ pub mod checkpoint;
 pub mod continuation;
 pub mod data;
 pub mod kernels;
+pub mod progress;
 pub mod runtime;
 pub mod vae;
 

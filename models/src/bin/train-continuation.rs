@@ -17,8 +17,8 @@ use cadenza_models::continuation::evaluate::{Evaluation, EvaluationSetup, evalua
 use cadenza_models::continuation::train::{TrainOptions, train};
 use cadenza_models::continuation::{ContinuationConfig, shipped};
 use cadenza_models::data::{Corpus, Split};
+use cadenza_models::progress::TrainingProgress;
 use clap::{Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Parser)]
 #[command(about = "Train Cadenza's continuation transformer")]
@@ -81,11 +81,7 @@ fn main() -> Result<()> {
                 .with_d_ff(4 * d_model)
                 .with_context(context);
             let options = TrainOptions { steps, batch, learning_rate: lr, validate_every, ..TrainOptions::default() };
-            let bar = ProgressBar::new(steps as u64);
-            bar.set_style(
-                ProgressStyle::with_template("{bar:30} {pos}/{len} steps {elapsed_precise} (eta {eta}) {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            );
+            let progress = TrainingProgress::new(steps, 50);
             let state = train(
                 &corpus,
                 config,
@@ -96,22 +92,17 @@ fn main() -> Result<()> {
                         "NLL {:.3} nats/token, lr {:.2e}, {:.0} tokens/s",
                         p.nll, p.learning_rate, p.tokens_per_second
                     );
-                    // Without a terminal the bar is hidden: a line every 50 steps instead.
-                    if bar.is_hidden() && p.step.is_multiple_of(50) {
-                        eprintln!("step {}/{}: {line}", p.step, p.total_steps);
-                    }
-                    bar.set_position(p.step as u64);
-                    bar.set_message(line);
+                    progress.step(p.step, p.total_steps, line);
                 },
                 |v| {
                     let line = format!(
                         "step {:>6} ({:>6.0} s): train NLL {:.3} | valid NLL {:.3} nats/token",
                         v.step, v.seconds, v.train_nll, v.valid_nll
                     );
-                    if bar.is_hidden() { eprintln!("{line}") } else { bar.println(line) }
+                    progress.println(line);
                 },
             )?;
-            bar.finish();
+            progress.finish();
             println!(
                 "trained {} steps in {:.1} min ({:.0} tokens/s) on {} works ({} notes); weights in {}",
                 state.step,

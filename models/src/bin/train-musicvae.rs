@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use burn::tensor::Device;
 use cadenza_models::data::{Corpus, Split};
+use cadenza_models::progress::TrainingProgress;
 use cadenza_models::vae::dataset::{load_windows, spread, tokens_tensor};
 use cadenza_models::vae::evaluate::smoothness;
 use cadenza_models::vae::latent::{Attribute, LatentMap, attribute_vector};
@@ -20,7 +21,6 @@ use cadenza_models::vae::melody_model::rows;
 use cadenza_models::vae::train::{TrainOptions, TrainingState, load_record_file, test_reconstruction, train};
 use cadenza_models::vae::{Melody, MusicVaeConfig};
 use clap::{Parser, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Parser)]
 #[command(about = "Train and evaluate Cadenza's MusicVAE melody models")]
@@ -111,29 +111,18 @@ fn main() -> Result<()> {
             }
             let options =
                 TrainOptions { batch, steps, learning_rate: lr, decay, validate_every, ..TrainOptions::default() };
-            let bar = ProgressBar::new(steps as u64);
-            bar.set_style(
-                ProgressStyle::with_template("{bar:30} {pos}/{len} steps {elapsed_precise} (eta {eta}) {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            );
+            let progress = TrainingProgress::new(steps, 100);
             let state = train(
                 &corpus,
                 config,
                 options,
                 &out,
                 |p| {
-                    // Without a terminal the bar is hidden: a line every 100 steps instead.
-                    if bar.is_hidden() && p.step.is_multiple_of(100) {
-                        eprintln!(
-                            "step {}/{}: recon {:.1} nats, KL {:.1}, acc {:.3}, {:.0} windows/s",
-                            p.step, p.total_steps, p.reconstruction, p.kl, p.accuracy, p.windows_per_second
-                        );
-                    }
-                    bar.set_position(p.step as u64);
-                    bar.set_message(format!(
+                    let message = format!(
                         "recon {:.1} nats, KL {:.1}, acc {:.3}, {:.0} windows/s",
                         p.reconstruction, p.kl, p.accuracy, p.windows_per_second
-                    ));
+                    );
+                    progress.step(p.step, p.total_steps, message);
                 },
                 |v| {
                     let line = format!(
@@ -146,10 +135,10 @@ fn main() -> Result<()> {
                         v.valid.sampled,
                         v.valid.kl
                     );
-                    if bar.is_hidden() { eprintln!("{line}") } else { bar.println(line) }
+                    progress.println(line);
                 },
             )?;
-            bar.finish();
+            progress.finish();
             println!(
                 "trained {} steps in {:.1} min ({:.0} windows/s) on {} training windows; weights in {}",
                 state.step,
