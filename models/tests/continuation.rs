@@ -154,3 +154,53 @@ fn training_lowers_the_validation_loss_and_resumes() {
     let changed = tiny().with_layers(3);
     assert!(train(&corpus, changed, more, &out, |_| {}, |_| {}).is_err(), "a changed config must not resume");
 }
+
+/// The baseline is a proper distribution (so its NLL compares with the transformer's), and it
+/// learns: a repeated phrase becomes far more likely than uniform.
+#[test]
+fn the_ngram_baseline_is_normalised_and_learns() {
+    use cadenza_models::continuation::ngram::NgramModel;
+    let dir = tempfile::tempdir().unwrap();
+    write_corpus(dir.path());
+    let corpus = Corpus::open(dir.path()).unwrap();
+    let work = grid_work(&corpus, &corpus.works[0]).unwrap();
+    let sequence = work.sequence(0, usize::MAX, 0, 0);
+    let model = NgramModel::train(4, [sequence.as_slice()]);
+    let ids: Vec<u32> = sequence.iter().map(|t| t.id()).collect();
+    for history in [&ids[..0], &ids[..5], &ids[..40]] {
+        let total: f64 = (0..VOCAB_SIZE as u32).map(|next| model.probability(history, next)).sum();
+        assert!((total - 1.0).abs() < 1e-9, "probabilities sum to {total}");
+    }
+    let nll = model.mean_nll(&[sequence]);
+    assert!(nll < 0.5 * (VOCAB_SIZE as f64).ln(), "NLL on its own training sequence {nll}");
+}
+
+/// The style classifier tells a chorale from a fiddle-tune-like line it was trained against.
+#[test]
+fn the_style_classifier_separates_two_kinds_of_music() {
+    use cadenza_models::continuation::evaluate::{labelled_segments, segment};
+    use cadenza_models::continuation::style_classifier::{StyleClassifier, estimate_key, features};
+    let dir = tempfile::tempdir().unwrap();
+    write_corpus(dir.path());
+    let corpus = Corpus::open(dir.path()).unwrap();
+    let chorale = grid_work(&corpus, &corpus.works[0]).unwrap();
+    // The chorale's key is found (bwv 7.7 is in E minor / G major: both share the notes).
+    let key = estimate_key(&chorale.notes).unwrap();
+    assert!(chorale.notes.iter().filter(|n| key.contains(n.pitch)).count() * 10 > chorale.notes.len() * 8);
+    // Against it: a fast, single-line, leaping tune.
+    let mut tune = chorale.clone();
+    tune.header = Header::new(style_index("traditional").unwrap(), [Instrument::Violin]);
+    tune.notes = (0..chorale.bars * 8)
+        .map(|i| GridNote {
+            start: i * 6,
+            duration: 6,
+            pitch: 62 + (i * 7 % 12) as u8,
+            velocity: 90,
+            instrument: Instrument::Violin,
+        })
+        .collect();
+    let examples = labelled_segments(&[chorale.clone(), tune.clone()], 2);
+    let classifier = StyleClassifier::fit(&examples, 200);
+    assert_eq!(classifier.classify(&features(&segment(&chorale, 8, 8), 48)), chorale.header.style);
+    assert_eq!(classifier.classify(&features(&segment(&tune, 8, 8), 48)), tune.header.style);
+}

@@ -150,8 +150,8 @@ fn table(e: &Evaluation) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "test NLL: transformer {:.3} vs {}-gram {:.3} nats/token ({} sequences)\n",
-        e.transformer_nll, e.ngram_order, e.ngram_nll, e.test_sequences
+        "test NLL: transformer {:.3} vs {}-gram {:.3} nats/token ({} sequences); training data {} tokens for {} notes\n",
+        e.transformer_nll, e.ngram_order, e.ngram_nll, e.test_sequences, e.train_tokens, e.train_notes
     );
     let _ = writeln!(
         out,

@@ -39,6 +39,9 @@ pub struct StyleRow {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Evaluation {
+    /// Tokens of the training works, each read once from its start (no augmentation).
+    pub train_tokens: usize,
+    pub train_notes: usize,
     pub test_sequences: usize,
     pub transformer_nll: f64,
     pub ngram_order: usize,
@@ -108,6 +111,8 @@ pub fn evaluate(setup: EvaluationSetup<'_>, mut log: impl FnMut(&str)) -> Evalua
     log(&format!("transformer: {transformer_nll:.3} nats/token on {} test sequences", test_set.len()));
     let full: Vec<Vec<Token>> = train.iter().map(|w| w.sequence(0, usize::MAX, 0, 0)).collect();
     let ngram = NgramModel::train(ngram_order, full.iter().map(Vec::as_slice));
+    let train_tokens = full.iter().map(Vec::len).sum();
+    let train_notes = train.iter().map(|w| w.notes.len()).sum();
     let ngram_nll = ngram.mean_nll(&test_set);
     log(&format!("{ngram_order}-gram baseline: {ngram_nll:.3} nats/token"));
 
@@ -191,6 +196,8 @@ pub fn evaluate(setup: EvaluationSetup<'_>, mut log: impl FnMut(&str)) -> Evalua
         rows.push(row);
     }
     Evaluation {
+        train_tokens,
+        train_notes,
         test_sequences: test_set.len(),
         transformer_nll,
         ngram_order,
