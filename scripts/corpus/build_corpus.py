@@ -82,6 +82,33 @@ def describe(score):
     }
 
 
+def unshare_signatures(score):
+    """Gives every time and key signature its own object. After repeat expansion music21 can
+    leave one TimeSignature in two places, and its MIDI writer then fails with "... is already
+    found in this Stream" (about 1,000 Essen, O'Neill and Aird tunes)."""
+    import copy
+    from music21 import key, meter
+
+    for cls in (meter.TimeSignature, key.KeySignature):
+        for element in list(score.recurse().getElementsByClass(cls)):
+            for site in list(element.sites.get()):
+                if hasattr(site, "replace") and element in site:
+                    site.replace(element, copy.deepcopy(element))
+
+
+def write_midi(score, target):
+    """Writes `score` as MIDI, working around the shared-signature fault when it strikes."""
+    from music21.exceptions21 import StreamException
+
+    try:
+        score.write("midi", fp=str(target))
+    except StreamException as e:
+        if "already found in this Stream" not in str(e):
+            raise
+        unshare_signatures(score)
+        score.write("midi", fp=str(target))
+
+
 def convert(task):
     """Parses one corpus file and writes each work in it; returns (rows, failures)."""
     path, root, out = task
@@ -106,7 +133,7 @@ def convert(task):
                 continue
             target = out / midi_rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            score.write("midi", fp=str(target))
+            write_midi(score, target)
         except Exception as e:
             failures.append({"file": str(rel), "work": work_id, "reason": f"{type(e).__name__}: {e}"})
             continue

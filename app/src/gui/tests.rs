@@ -597,6 +597,11 @@ fn the_continue_panel_streams_a_continuation_flips_variations_and_keeps_one_undo
     assert!(ghost.notes.iter().all(|n| n.start >= 16 * u64::from(PPQ)));
     f.click_label(">");
     assert_eq!(f.app().continuation.shown, 1);
+    // Heard with the song in a loop (every instrument's track), then stopped.
+    f.click_label("Loop with song");
+    f.settle(|app| app.engine.player().is_playing());
+    f.click_label("Loop with song");
+    f.settle(|app| !app.engine.player().is_playing());
     let kept: Vec<Track> = variations[1].clone();
     f.click_label("Keep");
     f.settle(|app| app.song.tracks.len() == 1 + kept.len());
