@@ -464,6 +464,16 @@ impl EngineThread {
         if self.config.choose_backend_at_start {
             self.choose_backend();
         }
+        #[cfg(feature = "ml")]
+        if self.config.live {
+            // The window's models load on start, off this thread; a broken one is said at once.
+            let events = self.events.clone();
+            std::thread::spawn(move || {
+                if let Err(message) = crate::continuation::shipped_model() {
+                    let _ = events.send(Event::Notice(message));
+                }
+            });
+        }
         let autosave = if self.config.live { tick(self.config.autosave_every) } else { never() };
         let device_watch = if self.config.live { tick(Duration::from_secs(2)) } else { never() };
         let keyboard = self.studio.keyboard_events().clone();
