@@ -27,6 +27,8 @@ pub struct StyleRow {
     pub recognised_from_nothing: f64,
     /// Continuations of held-out openings of this style recognised as it.
     pub recognised_from_openings: Option<f64>,
+    /// What the classifier called each continuation (from nothing, then from openings).
+    pub called: Vec<String>,
     /// With instruments not enforced: the fraction of notes on the requested instruments.
     pub on_requested_instruments: f64,
     /// Notes in the prompt's key: continuations, and the works' real next bars.
@@ -141,9 +143,15 @@ pub fn evaluate(setup: EvaluationSetup<'_>, mut log: impl FnMut(&str)) -> Evalua
         let empty =
             Prompt { header: Header::new(style, instruments.clone()), notes: Vec::new(), bar_ticks: 48, bars: 0 };
         let (mut recognised, mut on_instruments, mut notes_total) = (0, 0, 0);
+        let mut called = Vec::new();
+        let mut judge = |notes: &[GridNote], bar_ticks: u32| {
+            let verdict = (notes.len() >= 4).then(|| classifier.classify(&features(notes, bar_ticks)));
+            called.push(verdict.map_or("too few notes", |s| STYLES[usize::from(s)]).to_string());
+            verdict == Some(style)
+        };
         for seed in 0..samples_per_style as u64 {
             let notes = generate(&empty, seed, true);
-            if notes.len() >= 4 && classifier.classify(&features(&notes, 48)) == style {
+            if judge(&notes, 48) {
                 recognised += 1;
             }
             let free = generate(&empty, 1000 + seed, false);
@@ -169,7 +177,7 @@ pub fn evaluate(setup: EvaluationSetup<'_>, mut log: impl FnMut(&str)) -> Evalua
             let prompt = Prompt { header: Header::new(style, prompt.header.instruments.clone()), ..prompt };
             let generated: Vec<GridNote> = generate(&prompt, i as u64, true);
             let real = segment(work, 2, bars);
-            if generated.len() >= 4 && classifier.classify(&features(&generated, work.bar_ticks)) == style {
+            if judge(&generated, work.bar_ticks) {
                 from_openings += 1;
             }
             if let Some(key) = estimate_key(&prompt_notes) {
@@ -186,6 +194,7 @@ pub fn evaluate(setup: EvaluationSetup<'_>, mut log: impl FnMut(&str)) -> Evalua
             classifier_on_real,
             recognised_from_nothing: recognised as f64 / samples_per_style.max(1) as f64,
             recognised_from_openings: fraction(from_openings, openings.len()),
+            called,
             on_requested_instruments: fraction(on_instruments, notes_total).unwrap_or(0.0),
             in_key: fraction(in_key, counted),
             in_key_real: fraction(in_key_real, counted_real),
