@@ -7,7 +7,7 @@ use cadenza_engine::latent::{
     LatentMap, LatentPoint, LatentReply, LatentRequest, Slot, TimedNote, VaeSize, clip_notes, mean_velocity,
     shipped_map, song_notes,
 };
-use cadenza_engine::song::{DRUM_CHANNEL, Song, Track};
+use cadenza_engine::song::{Song, Track};
 use cadenza_engine::timing::{BarBeat, bar_beat_to_tick, tick_to_bar_beat};
 use cadenza_engine::{Audition, Command, Edit};
 use eframe::egui::{self, Color32, Pos2, Rect, Stroke, Vec2};
@@ -238,7 +238,7 @@ fn point_name(panel: &Panel) -> String {
 
 /// A MIDI channel no track uses (so the ghost track's instrument does not change another's).
 fn free_channel(song: &Song) -> u8 {
-    (0..16u8).filter(|&c| c != DRUM_CHANNEL).rev().find(|c| !song.tracks.iter().any(|t| t.channel == *c)).unwrap_or(15)
+    cadenza_engine::continuation::free_channels(song, 1).first().copied().unwrap_or(15)
 }
 
 /// The panel's contents.
