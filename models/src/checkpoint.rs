@@ -57,7 +57,7 @@ pub fn save<M: Module>(
 }
 
 /// The training state in `dir`, if a checkpoint is there.
-pub fn saved_state<S: DeserializeOwned>(dir: &Path) -> Result<Option<S>, CheckpointError> {
+fn saved_state<S: DeserializeOwned>(dir: &Path) -> Result<Option<S>, CheckpointError> {
     let path = dir.join(STATE_FILE);
     if !path.exists() {
         return Ok(None);
@@ -67,12 +67,35 @@ pub fn saved_state<S: DeserializeOwned>(dir: &Path) -> Result<Option<S>, Checkpo
     serde_json::from_str(&text).map(Some).map_err(|e| fail(e.to_string()))
 }
 
-/// The weights and optimiser state of the checkpoint in `dir`.
-pub fn saved_records(dir: &Path) -> Result<(ModuleRecord, OptimizerRecord), CheckpointError> {
+/// `model` with the weights of a record file (as [`save`] writes them).
+pub fn with_record_file<M: Module>(model: M, path: &Path) -> Result<M, String> {
+    let record = ModuleRecord::load(path).map_err(|e| e.to_string())?;
+    model.try_load_record(record).map_err(|e| e.to_string())
+}
+
+/// `model` with the weights of a record file's bytes (a record built into the binary).
+pub fn with_record_bytes<M: Module>(model: M, bytes: &[u8]) -> Result<M, String> {
+    let record =
+        ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes.to_vec())).map_err(|e| e.to_string())?;
+    model.try_load_record(record).map_err(|e| e.to_string())
+}
+
+/// Picks up the checkpoint in `dir`, if there is one: its training state, `model` with its
+/// weights, and the optimiser's record. A checkpoint whose state `same_config` rejects (trained
+/// with another model configuration) is refused.
+pub fn resume<M: Module, S: DeserializeOwned>(
+    dir: &Path,
+    model: M,
+    same_config: impl FnOnce(&S) -> bool,
+) -> Result<Option<(M, OptimizerRecord, S)>, CheckpointError> {
+    let Some(state) = saved_state::<S>(dir)? else { return Ok(None) };
     let fail = |path: PathBuf, message: String| CheckpointError::Resume { path, message };
+    if !same_config(&state) {
+        return Err(fail(dir.join(STATE_FILE), "the checkpoint was trained with another model configuration".into()));
+    }
     let model_path = dir.join(MODEL_FILE);
-    let model = ModuleRecord::load(&model_path).map_err(|e| fail(model_path.clone(), e.to_string()))?;
+    let model = with_record_file(model, &model_path).map_err(|e| fail(model_path.clone(), e))?;
     let optimizer_path = dir.join(OPTIMIZER_FILE);
     let optimizer = OptimizerRecord::load(&optimizer_path).map_err(|e| fail(optimizer_path.clone(), e.to_string()))?;
-    Ok((model, optimizer))
+    Ok(Some((model, optimizer, state)))
 }

@@ -4,7 +4,7 @@
 
 use std::cell::Cell;
 
-use burn::module::{Module, Param, ParamId};
+use burn::module::{Param, ParamId};
 use burn::tensor::{Device, Tensor, TensorData};
 use thiserror::Error;
 
@@ -99,8 +99,7 @@ pub fn load_safetensors(bytes: &[u8], device: &Device) -> Result<BasicPitch, Wei
 impl BasicPitch {
     /// Loads the Burn record (burnpack) written by the converter.
     pub fn from_record_file(path: &std::path::Path, device: &Device) -> Result<Self, WeightsError> {
-        let record = burn::store::ModuleRecord::load(path).map_err(|e| WeightsError::Record(e.to_string()))?;
-        BasicPitch::zeros(device).try_load_record(record).map_err(|e| WeightsError::Record(e.to_string()))
+        crate::checkpoint::with_record_file(BasicPitch::zeros(device), path).map_err(WeightsError::Record)
     }
 }
 
@@ -111,8 +110,6 @@ const SHIPPED_RECORD: &[u8] = include_bytes!("../../../assets/models/basic_pitch
 impl BasicPitch {
     /// The published weights (basic-pitch 0.4.0), as shipped with Cadenza.
     pub fn shipped(device: &Device) -> Result<Self, WeightsError> {
-        let bytes = burn::tensor::Bytes::from_bytes_vec(SHIPPED_RECORD.to_vec());
-        let record = burn::store::ModuleRecord::from_bytes(bytes).map_err(|e| WeightsError::Record(e.to_string()))?;
-        BasicPitch::zeros(device).try_load_record(record).map_err(|e| WeightsError::Record(e.to_string()))
+        crate::checkpoint::with_record_bytes(BasicPitch::zeros(device), SHIPPED_RECORD).map_err(WeightsError::Record)
     }
 }

@@ -25,8 +25,6 @@ pub enum TrainError {
     NoWorks(Split),
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
-    #[error("cannot resume: {0}")]
-    Resume(String),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -174,12 +172,10 @@ pub fn train(
         tokens_per_second: 0.0,
         history: Vec::new(),
     };
-    if let Some(saved) = checkpoint::saved_state::<TrainingState>(out_dir)? {
-        if saved.config != config {
-            return Err(TrainError::Resume("the checkpoint was trained with another model configuration".into()));
-        }
-        let (record, optimizer_record) = checkpoint::saved_records(out_dir)?;
-        model = model.try_load_record(record).map_err(|e| TrainError::Resume(e.to_string()))?;
+    if let Some((m, optimizer_record, saved)) =
+        checkpoint::resume(out_dir, model.clone(), |s: &TrainingState| s.config == config)?
+    {
+        model = m;
         optimizer = optimizer.load_record(optimizer_record);
         state.step = saved.step;
         state.seconds = saved.seconds;

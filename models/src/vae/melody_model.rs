@@ -90,9 +90,7 @@ impl MelodyVae {
     ) -> Result<Self, VaeError> {
         let config: MusicVaeConfig =
             serde_json::from_str(config_json).map_err(|e| VaeError::Model(format!("config: {e}")))?;
-        let bytes = burn::tensor::Bytes::from_bytes_vec(record.to_vec());
-        let record = burn::store::ModuleRecord::from_bytes(bytes).map_err(|e| VaeError::Model(e.to_string()))?;
-        let model = config.init(device).try_load_record(record).map_err(|e| VaeError::Model(e.to_string()))?;
+        let model = crate::checkpoint::with_record_bytes(config.init(device), record).map_err(VaeError::Model)?;
         let attributes = match attributes_json {
             Some(text) => serde_json::from_str(text).map_err(|e| VaeError::Model(format!("attributes: {e}")))?,
             None => BTreeMap::new(),

@@ -2,13 +2,12 @@
 //! gradient-norm clipping (as MusicVAE trains), periodic validation, checkpoints that a later run
 //! resumes from, and the shipped files (weights, config, model card facts).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use burn::module::Module;
 use burn::optim::grad_clipping::GradientClippingConfig;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, OptimizerRecord};
-use burn::store::ModuleRecord;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -28,8 +27,6 @@ pub enum TrainError {
     NoWindows(Split),
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
-    #[error("cannot resume from {path}: {message}")]
-    Resume { path: PathBuf, message: String },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -137,8 +134,7 @@ pub fn train(
         windows_per_second: 0.0,
         history: Vec::new(),
     };
-    if out_dir.join(checkpoint::STATE_FILE).exists() {
-        let (m, o, s) = resume(out_dir, &config, &device)?;
+    if let Some((m, o, s)) = checkpoint::resume(out_dir, model.clone(), |s: &TrainingState| s.config == config)? {
         model = m;
         optimizer = optimizer.load_record(o);
         state.step = s.step;
@@ -213,31 +209,9 @@ fn step_accuracy(
     right as f64 / targets.dims().iter().product::<usize>().max(1) as f64
 }
 
-fn resume(
-    out_dir: &Path,
-    config: &MusicVaeConfig,
-    device: &Device,
-) -> Result<(MusicVae, OptimizerRecord, TrainingState), TrainError> {
-    let state: TrainingState = checkpoint::saved_state(out_dir)?
-        .ok_or_else(|| TrainError::Resume { path: out_dir.to_path_buf(), message: "no checkpoint".into() })?;
-    if &state.config != config {
-        return Err(TrainError::Resume {
-            path: out_dir.join(checkpoint::STATE_FILE),
-            message: "the checkpoint was trained with another model configuration".into(),
-        });
-    }
-    let (record, optimizer) = checkpoint::saved_records(out_dir)?;
-    let model = config
-        .init(device)
-        .try_load_record(record)
-        .map_err(|e| TrainError::Resume { path: out_dir.join(checkpoint::MODEL_FILE), message: e.to_string() })?;
-    Ok((model, optimizer, state))
-}
-
 /// Loads weights written by [`train`] into a model of `config`.
 pub fn load_record_file(path: &Path, config: &MusicVaeConfig, device: &Device) -> Result<MusicVae, String> {
-    let record = ModuleRecord::load(path).map_err(|e| e.to_string())?;
-    config.init(device).try_load_record(record).map_err(|e| e.to_string())
+    checkpoint::with_record_file(config.init(device), path)
 }
 
 /// The held-out figures of a trained model (the test split).
