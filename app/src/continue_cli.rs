@@ -10,6 +10,7 @@ use cadenza_engine::continuation::{
 };
 use cadenza_engine::midi::write_song;
 use cadenza_engine::song::Song;
+use cadenza_engine::timing::{BarBeat, bar_beat_to_tick};
 use cadenza_engine::{Engine, EngineConfig, Event, JobOutput};
 
 #[derive(clap::Args, Debug)]
@@ -66,7 +67,7 @@ pub fn run(config: EngineConfig, args: &ContinueArgs) -> Result<()> {
     };
     let end = bar_start(&song, song.end_tick().saturating_sub(1)) + bar_length(&song, song.end_tick());
     let from = match args.from_bar {
-        Some(bar) if bar >= 1 => bar_start(&song, (bar - 1) * bar_length(&song, 0)),
+        Some(bar) if bar >= 1 => bar_beat_to_tick(song.ppq, &song.time_signatures, BarBeat { bar, beat: 1, tick: 0 }),
         Some(_) => bail!("bars are numbered from 1"),
         None => 0,
     };

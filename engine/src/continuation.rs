@@ -13,6 +13,7 @@ use cadenza_models::continuation::{ContinuationModel, GridNote, Header};
 use crate::engine::Event;
 use crate::jobs::{Job, JobError, JobId, JobOutput};
 use crate::song::{DRUM_CHANNEL, Note, Song, Track};
+use crate::timing;
 
 /// What to continue and how.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,18 +72,12 @@ pub fn parse_instruments(names: &str) -> Result<Vec<Instrument>, String> {
 
 /// Song ticks per bar at `tick` (from the song's time signature there; 4/4 if it has none).
 pub fn bar_length(song: &Song, tick: u64) -> u64 {
-    let ppq = u64::from(song.ppq.max(1));
-    let ts = song.time_signatures.iter().rev().find(|t| t.tick <= tick);
-    let (numerator, denominator) =
-        ts.map_or((4, 4), |t| (u64::from(t.numerator.max(1)), u64::from(t.denominator.max(1))));
-    (numerator * 4 * ppq / denominator.max(1)).max(1)
+    timing::ticks_per_bar(song.ppq, &timing::signature_at(&song.time_signatures, tick))
 }
 
 /// The bar line at or before `tick`.
 pub fn bar_start(song: &Song, tick: u64) -> u64 {
-    let ts = song.time_signatures.iter().rev().find(|t| t.tick <= tick).map_or(0, |t| t.tick);
-    let bar = bar_length(song, tick);
-    ts + (tick - ts) / bar * bar
+    timing::bar_start(song.ppq, &song.time_signatures, tick)
 }
 
 fn to_grid(ticks: u64, ppq: u64) -> u32 {
@@ -125,6 +120,13 @@ pub fn free_channels(song: &Song, count: usize) -> Vec<u8> {
     free
 }
 
+/// A grid note as a song note, its grid time counted from song tick `at`.
+fn song_note(note: &GridNote, at: u64, ppq: u64) -> Note {
+    let start = at + u64::from(note.start) * ppq / u64::from(TICKS_PER_QUARTER);
+    let length = (u64::from(note.duration) * ppq / u64::from(TICKS_PER_QUARTER)).max(1);
+    Note::new(start, length, note.pitch, note.velocity)
+}
+
 /// A continuation's grid notes as song tracks, one per instrument, placed from tick `at`.
 pub fn variation_tracks(song: &Song, notes: &[GridNote], at: u64, label: &str) -> Variation {
     let ppq = u64::from(song.ppq.max(1));
@@ -138,9 +140,7 @@ pub fn variation_tracks(song: &Song, notes: &[GridNote], at: u64, label: &str) -
         .map(|(&instrument, channel)| {
             let mut track = Track::new(format!("{label} ({})", instrument.name()), instrument.program(), channel);
             for n in notes.iter().filter(|n| n.instrument == instrument) {
-                let start = at + u64::from(n.start) * ppq / u64::from(TICKS_PER_QUARTER);
-                let length = (u64::from(n.duration) * ppq / u64::from(TICKS_PER_QUARTER)).max(1);
-                track.insert_note(Note::new(start, length, n.pitch, n.velocity));
+                track.insert_note(song_note(n, at, ppq));
             }
             track
         })
@@ -174,18 +174,19 @@ pub fn continuation_job(song: Arc<Song>, request: ContinuationRequest) -> Job {
                 ..request.options.clone()
             };
             let total = f64::from(options.bars.max(1)) * f64::from(prompt.bar_ticks);
-            let prompt_end = u64::from(prompt.bars) * u64::from(prompt.bar_ticks);
+            // The model counts from the prompt's first bar line; the song places the
+            // continuation from the prompt's end.
+            let prompt_end = prompt.bars * prompt.bar_ticks;
+            let after_prompt = |n: &GridNote| GridNote { start: n.start.saturating_sub(prompt_end), ..*n };
             let generated = continue_prompt(&model, &prompt, &options, &device, ctx.cancel_flag(), |note| {
-                let start = u64::from(note.start).saturating_sub(prompt_end);
-                let done = (start as f64 / total).min(1.0);
+                let note = after_prompt(&note);
+                let done = (f64::from(note.start) / total).min(1.0);
                 ctx.progress((variation as f64 + done) / variations as f64, format!("variation {}", variation + 1));
-                let at = request.to + start * ppq / u64::from(TICKS_PER_QUARTER);
-                let length = (u64::from(note.duration) * ppq / u64::from(TICKS_PER_QUARTER)).max(1);
                 ctx.send(Event::ContinuationNote(StreamedNote {
                     id: ctx.id,
                     variation,
                     instrument: note.instrument,
-                    note: Note::new(at, length, note.pitch, note.velocity),
+                    note: song_note(&note, request.to, ppq),
                 }));
             })
             .map_err(|e| match e {
@@ -194,12 +195,7 @@ pub fn continuation_job(song: Arc<Song>, request: ContinuationRequest) -> Job {
             })?;
             notices.extend(generated.notices.iter().map(ToString::to_string));
             stats.push((generated.tokens, generated.seconds, generated.first_note_seconds));
-            // Placed from the prompt's end: shift the model's ticks (from the prompt start) back.
-            let shifted: Vec<GridNote> = generated
-                .notes
-                .iter()
-                .map(|n| GridNote { start: n.start.saturating_sub(prompt_end as u32), ..*n })
-                .collect();
+            let shifted: Vec<GridNote> = generated.notes.iter().map(after_prompt).collect();
             results.push(variation_tracks(&song, &shifted, request.to, &format!("continuation {}", variation + 1)));
         }
         notices.dedup();

@@ -81,6 +81,17 @@ pub fn ticks_per_bar(ppq: u16, sig: &TimeSignatureChange) -> u64 {
 
 const DEFAULT_SIGNATURE: TimeSignatureChange = TimeSignatureChange { tick: 0, numerator: 4, denominator: 4 };
 
+/// The time signature in force at `tick` (4/4 before the first change).
+pub fn signature_at(sigs: &[TimeSignatureChange], tick: u64) -> TimeSignatureChange {
+    sigs.iter().rev().find(|s| s.tick <= tick).copied().unwrap_or(DEFAULT_SIGNATURE)
+}
+
+/// The bar line at or before `tick`.
+pub fn bar_start(ppq: u16, sigs: &[TimeSignatureChange], tick: u64) -> u64 {
+    let bar = tick_to_bar_beat(ppq, sigs, tick).bar;
+    bar_beat_to_tick(ppq, sigs, BarBeat { bar, beat: 1, tick: 0 })
+}
+
 /// The time-signature regions with the (0-based) bar each starts at. A change starts a new
 /// bar; before the first change, 4/4 applies.
 fn bar_regions(ppq: u16, sigs: &[TimeSignatureChange]) -> Vec<(u64, TimeSignatureChange)> {
