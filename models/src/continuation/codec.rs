@@ -138,6 +138,11 @@ impl EventReader {
         }
     }
 
+    /// A pitch was read and its duration has not come yet.
+    pub fn awaiting_duration(&self) -> bool {
+        self.pitch.is_some()
+    }
+
     /// Ticks from now to the next bar line (a shift never crosses one: `Bar` does that).
     pub fn room_in_bar(&self) -> u32 {
         (self.bar_start + self.bar_ticks).saturating_sub(self.now)

@@ -85,30 +85,18 @@ pub struct Generated {
     pub seconds: f64,
 }
 
-/// Which tokens may come next.
-struct Grammar {
-    instruments: Vec<Instrument>,
-    after_pitch: bool,
-    /// Ticks left before the next bar line.
-    room: u32,
-}
-
-impl Grammar {
-    fn allows(&self, token: Token) -> bool {
-        if self.after_pitch {
-            return matches!(token, Token::Duration(_));
-        }
-        match token {
-            Token::Pad | Token::Start | Token::Style(_) | Token::End | Token::Duration(_) => false,
-            Token::Instrument(i) => self.instruments.is_empty() || self.instruments.contains(&i),
-            // As in the encoding, a shift stays inside its bar.
-            Token::Shift(n) => n < self.room,
-            Token::Bar | Token::Velocity(_) | Token::Pitch(_) => true,
-        }
+/// Whether `token` may come next, where `reader` stands, playing only `instruments` (any when
+/// empty): a pitch takes its duration next, header tokens never recur, and (as in the
+/// encoding) a shift stays inside its bar.
+fn allowed_next(token: Token, reader: &EventReader, instruments: &[Instrument]) -> bool {
+    if reader.awaiting_duration() {
+        return matches!(token, Token::Duration(_));
     }
-
-    fn read(&mut self, token: Token) {
-        self.after_pitch = matches!(token, Token::Pitch(_));
+    match token {
+        Token::Pad | Token::Start | Token::Style(_) | Token::End | Token::Duration(_) => false,
+        Token::Instrument(i) => instruments.is_empty() || instruments.contains(&i),
+        Token::Shift(n) => n < reader.room_in_bar(),
+        Token::Bar | Token::Velocity(_) | Token::Pitch(_) => true,
     }
 }
 
@@ -198,7 +186,6 @@ pub fn continue_prompt(
     let default_instrument = prompt.header.instruments.first().copied().unwrap_or(Instrument::Piano);
     let mut reader = EventReader::new(prompt.bar_ticks, default_instrument);
     let enforced = if options.enforce_instruments { prompt.header.instruments.clone() } else { Vec::new() };
-    let mut grammar = Grammar { instruments: enforced, after_pitch: false, room: prompt.bar_ticks };
     for &t in &sequence[header_len..] {
         reader.read(t);
     }
@@ -216,8 +203,7 @@ pub fn continue_prompt(
         if logits.len() != VOCAB_SIZE {
             return Err(GenerateError::Model);
         }
-        grammar.room = reader.room_in_bar();
-        let allowed = |id: u32| Token::from_id(id).is_some_and(|t| grammar.allows(t));
+        let allowed = |id: u32| Token::from_id(id).is_some_and(|t| allowed_next(t, &reader, &enforced));
         let Some(token) =
             sample(&logits, options.temperature, options.top_p, allowed, &mut rng).and_then(Token::from_id)
         else {
@@ -227,7 +213,6 @@ pub fn continue_prompt(
         if token == Token::Bar && reader.bars + 1 >= end_bar {
             break;
         }
-        grammar.read(token);
         if let Some(note) = reader.read(token) {
             let start = note.start + offset;
             let note = GridNote { start, duration: note.duration.min(end_tick.saturating_sub(start).max(1)), ..note };
