@@ -90,37 +90,49 @@ pub struct KvCache {
     pub length: usize,
 }
 
-/// Rotary position encoding of [B, H, T, Dh] for positions start..start+T (rotate-half form).
-fn rotate(x: Tensor<4>, start: usize) -> Tensor<4> {
-    let [_, _, steps, head_dim] = x.dims();
-    let half = head_dim / 2;
-    let device = x.device();
-    let (mut cos, mut sin) = (Vec::with_capacity(steps * half), Vec::with_capacity(steps * half));
-    for t in start..start + steps {
-        for i in 0..half {
-            let angle = t as f64 / 10_000f64.powf(2.0 * i as f64 / head_dim as f64);
-            cos.push(angle.cos() as f32);
-            sin.push(angle.sin() as f32);
+/// Rotary position encoding (rotate-half form) for positions start..start+T, computed once
+/// per pass and applied to every layer's queries and keys [B, H, T, Dh].
+struct Rotation {
+    cos: Tensor<4>,
+    sin: Tensor<4>,
+}
+
+impl Rotation {
+    fn new(start: usize, steps: usize, head_dim: usize, device: &Device) -> Self {
+        let half = head_dim / 2;
+        let (mut cos, mut sin) = (Vec::with_capacity(steps * half), Vec::with_capacity(steps * half));
+        for t in start..start + steps {
+            for i in 0..half {
+                let angle = t as f64 / 10_000f64.powf(2.0 * i as f64 / head_dim as f64);
+                cos.push(angle.cos() as f32);
+                sin.push(angle.sin() as f32);
+            }
         }
+        let table = |values: Vec<f32>| {
+            Tensor::<2>::from_data(TensorData::new(values, [steps, half]), device).reshape([1, 1, steps, half])
+        };
+        Self { cos: table(cos), sin: table(sin) }
     }
-    let cos = Tensor::<2>::from_data(TensorData::new(cos, [steps, half]), &device).reshape([1, 1, steps, half]);
-    let sin = Tensor::<2>::from_data(TensorData::new(sin, [steps, half]), &device).reshape([1, 1, steps, half]);
-    let first = x.clone().narrow(3, 0, half);
-    let second = x.narrow(3, half, half);
-    Tensor::cat(vec![first.clone() * cos.clone() - second.clone() * sin.clone(), first * sin + second * cos], 3)
+
+    fn apply(&self, x: Tensor<4>) -> Tensor<4> {
+        let half = x.dims()[3] / 2;
+        let first = x.clone().narrow(3, 0, half);
+        let second = x.narrow(3, half, half);
+        let (cos, sin) = (self.cos.clone(), self.sin.clone());
+        Tensor::cat(vec![first.clone() * cos.clone() - second.clone() * sin.clone(), first * sin + second * cos], 3)
+    }
 }
 
 impl Block {
     /// x [B, T, d] → [B, T, d]; with a cache, T new positions after the cached ones.
-    fn forward(&self, x: Tensor<3>, cache: Option<(&mut KeysValues, usize)>) -> Tensor<3> {
+    fn forward(&self, x: Tensor<3>, rotation: &Rotation, cache: Option<&mut KeysValues>) -> Tensor<3> {
         let [batch, steps, d] = x.dims();
         let head_dim = d / self.heads;
         let qkv = self.qkv.forward(self.attention_norm.forward(x.clone()));
         let split =
             |i: usize| qkv.clone().narrow(2, i * d, d).reshape([batch, steps, self.heads, head_dim]).swap_dims(1, 2);
-        let start = cache.as_ref().map_or(0, |(_, start)| *start);
-        let (q, mut k, mut v) = (rotate(split(0), start), rotate(split(1), start), split(2));
-        if let Some((past, _)) = cache {
+        let (q, mut k, mut v) = (rotation.apply(split(0)), rotation.apply(split(1)), split(2));
+        if let Some(past) = cache {
             if let Some((past_k, past_v)) = past.take() {
                 k = Tensor::cat(vec![past_k, k], 2);
                 v = Tensor::cat(vec![past_v, v], 2);
@@ -139,11 +151,18 @@ impl Block {
 impl ContinuationModel {
     /// Logits [B, T, VOCAB] for token ids [B, T] (each position sees itself and the past).
     pub fn forward(&self, ids: Tensor<2, Int>) -> Tensor<3> {
+        let [_, steps] = ids.dims();
+        let rotation = self.rotation(0, steps, &ids.device());
         let mut x = self.dropout.forward(self.embedding.forward(ids));
         for block in &self.blocks {
-            x = block.forward(x, None);
+            x = block.forward(x, &rotation, None);
         }
         self.logits(x)
+    }
+
+    fn rotation(&self, start: usize, steps: usize, device: &Device) -> Rotation {
+        let heads = self.blocks.first().map_or(1, |b| b.heads);
+        Rotation::new(start, steps, self.embedding.weight.dims()[1] / heads, device)
     }
 
     fn logits(&self, x: Tensor<3>) -> Tensor<3> {
@@ -183,10 +202,10 @@ impl ContinuationModel {
         let ids: Vec<i64> = ids.iter().map(|&i| i64::from(i)).collect();
         let steps = ids.len();
         let mut x = self.embedding.forward(Tensor::from_data(TensorData::new(ids, [1, steps]), device));
-        let start = cache.length;
+        let rotation = self.rotation(cache.length, steps, device);
         cache.layers.resize(self.blocks.len(), None);
         for (block, past) in self.blocks.iter().zip(cache.layers.iter_mut()) {
-            x = block.forward(x, Some((past, start)));
+            x = block.forward(x, &rotation, Some(past));
         }
         cache.length += steps;
         let last = self.logits(x.narrow(1, steps - 1, 1));
