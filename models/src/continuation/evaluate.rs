@@ -172,9 +172,9 @@ pub fn evaluate(setup: EvaluationSetup<'_>, mut log: impl FnMut(&str)) -> Evalua
         ) = (0, 0, 0, 0, 0, 0, 0);
         for (i, work) in openings.iter().enumerate() {
             let prompt_notes = segment(work, 0, 2);
+            // The work's own header: `openings` are works of the style asked for.
             let prompt =
                 Prompt { header: work.header.clone(), notes: prompt_notes.clone(), bar_ticks: work.bar_ticks, bars: 2 };
-            let prompt = Prompt { header: Header::new(style, prompt.header.instruments.clone()), ..prompt };
             let generated: Vec<GridNote> = generate(&prompt, i as u64, true);
             let real = segment(work, 2, bars);
             if judge(&generated, work.bar_ticks) {

@@ -235,14 +235,6 @@ impl Token {
             _ => return None,
         })
     }
-
-    /// Whether the token carries musical time or a note (what generation streams out).
-    pub fn is_event(self) -> bool {
-        matches!(
-            self,
-            Self::Bar | Self::Shift(_) | Self::Instrument(_) | Self::Velocity(_) | Self::Pitch(_) | Self::Duration(_)
-        )
-    }
 }
 
 pub fn style_index(name: &str) -> Option<u8> {
