@@ -58,7 +58,7 @@ fn measure(song: &Song, view: &mut RollView) -> (Duration, Duration, usize) {
         playing: false,
         loop_ticks: Some((0, 1920 * 4)),
         live: None,
-        continuation: None,
+        continuation: &[],
     };
     let mut times = Vec::with_capacity(FRAMES);
     let mut primitives = 0;

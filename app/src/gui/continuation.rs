@@ -28,8 +28,8 @@ pub struct Panel {
     pub seed: u64,
     /// The job generating, and what it asked for.
     pub running: Option<(JobId, ContinuationRequest)>,
-    /// Notes streamed so far, per variation.
-    pub streamed: Vec<Vec<(Instrument, cadenza_engine::song::Note)>>,
+    /// Notes streamed so far, per variation (all its instruments in one track, as drawn).
+    pub streamed: Vec<Track>,
     /// The finished variations and the request that made them.
     pub results: Option<(Vec<Variation>, ContinuationRequest)>,
     pub shown: usize,
@@ -61,19 +61,12 @@ impl Default for Panel {
 }
 
 impl Panel {
-    /// The notes to draw over the roll: the shown variation, or what has streamed in of it.
-    pub fn ghost(&self) -> Option<Track> {
-        let mut track = Track::new("continuation", 0, 0);
-        if let Some((variations, _)) = &self.results {
-            for note in variations.get(self.shown)?.iter().flat_map(|t| t.notes.iter()) {
-                track.insert_note(note.clone());
-            }
-        } else {
-            for (_, note) in self.streamed.get(self.shown).or_else(|| self.streamed.last())? {
-                track.insert_note(note.clone());
-            }
+    /// The tracks to draw over the roll: the shown variation's, or what has streamed in of it.
+    pub fn ghost(&self) -> &[Track] {
+        match &self.results {
+            Some((variations, _)) => variations.get(self.shown).map_or(&[], Vec::as_slice),
+            None => self.streamed.get(self.shown).map_or(&[], std::slice::from_ref),
         }
-        (!track.notes.is_empty()).then_some(track)
     }
 }
 
@@ -125,7 +118,7 @@ impl CadenzaApp {
         self.stop_continuation_audition();
         let request = self.continuation_request();
         let panel = &mut self.continuation;
-        panel.streamed = vec![Vec::new(); request.variations.max(1)];
+        panel.streamed = vec![Track::new("continuation", 0, 0); request.variations.max(1)];
         panel.results = None;
         panel.shown = 0;
         panel.notices.clear();
@@ -137,9 +130,9 @@ impl CadenzaApp {
     pub fn continuation_note(&mut self, streamed: StreamedNote) {
         let panel = &mut self.continuation;
         if panel.running.as_ref().is_some_and(|(id, _)| *id == streamed.id)
-            && let Some(notes) = panel.streamed.get_mut(streamed.variation)
+            && let Some(track) = panel.streamed.get_mut(streamed.variation)
         {
-            notes.push((streamed.instrument, streamed.note));
+            track.insert_note(streamed.note);
             panel.shown = streamed.variation;
         }
     }
@@ -254,7 +247,7 @@ pub fn show(app: &mut CadenzaApp, ui: &mut egui::Ui) {
             ui.add(egui::ProgressBar::new(fraction).show_percentage());
         }
     });
-    let streamed: usize = app.continuation.streamed.iter().map(Vec::len).sum();
+    let streamed: usize = app.continuation.streamed.iter().map(|t| t.notes.len()).sum();
     if app.continuation.running.is_some() {
         ui.label(format!("{streamed} notes so far"));
     }

@@ -458,7 +458,6 @@ impl CadenzaApp {
         let transcription_height = if self.transcription.open { transcription::LANE_HEIGHT } else { 0.0 };
         let mut actions = Vec::new();
         let roll_height = ui.available_height() - takes_height - transcription_height;
-        let ghost = self.continuation.ghost();
         ui.allocate_ui(egui::vec2(ui.available_width(), roll_height), |ui| {
             let input = RollInput {
                 song: &self.song,
@@ -467,7 +466,7 @@ impl CadenzaApp {
                 playing,
                 loop_ticks: self.transport.loop_ticks,
                 live: self.recording.as_ref().map(|take| &take.live),
-                continuation: ghost.as_ref(),
+                continuation: self.continuation.ghost(),
             };
             actions = self.roll.show(ui, &input);
         });

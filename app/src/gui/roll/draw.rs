@@ -105,10 +105,10 @@ pub fn roll(
         notes(&clip, view, &live.committed, |_| record, None, true);
         notes(&clip, view, &live.provisional, |_| record.gamma_multiply(0.45), None, true);
     }
-    if let Some(continuation) = input.continuation {
-        // A continuation is a proposal: drawn translucent in its own colour until kept.
-        let proposal = Color32::from_rgb(80, 200, 170);
-        notes(&clip, view, continuation, |_| proposal.gamma_multiply(0.6), None, true);
+    // A continuation is a proposal: drawn translucent in its own colour until kept.
+    let proposal = Color32::from_rgb(80, 200, 170).gamma_multiply(0.6);
+    for track in input.continuation {
+        notes(&clip, view, track, |_| proposal, None, true);
     }
     ruler(painter, view, input, line);
     keyboard(painter, view, low, high);

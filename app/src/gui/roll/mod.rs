@@ -46,7 +46,7 @@ pub struct RollInput<'a> {
     /// Notes being transcribed from the take that is recording.
     pub live: Option<&'a super::LiveNotesView>,
     /// A continuation being generated or auditioned (not yet part of the song).
-    pub continuation: Option<&'a cadenza_engine::song::Track>,
+    pub continuation: &'a [cadenza_engine::song::Track],
 }
 
 /// Keeps a horizontal zoom (pixels per tick) within the limits per quarter note.
