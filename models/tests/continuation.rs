@@ -204,3 +204,24 @@ fn the_style_classifier_separates_two_kinds_of_music() {
     assert_eq!(classifier.classify(&features(&segment(&chorale, 8, 8), 48)), chorale.header.style);
     assert_eq!(classifier.classify(&features(&segment(&tune, 8, 8), 48)), tune.header.style);
 }
+
+/// A passage's features do not depend on the order its notes come in: a work lists its notes
+/// part by part, a continuation in time order, and the classifier once told them apart by that
+/// alone (every chorale continuation was called "schumann").
+#[test]
+fn style_features_ignore_note_order() {
+    use cadenza_models::continuation::evaluate::segment;
+    use cadenza_models::continuation::style_classifier::features;
+    let dir = tempfile::tempdir().unwrap();
+    write_corpus(dir.path());
+    let corpus = Corpus::open(dir.path()).unwrap();
+    let chorale = grid_work(&corpus, &corpus.works[0]).unwrap();
+    let by_part = segment(&chorale, 0, 8);
+    let mut in_time = by_part.clone();
+    in_time.sort_by_key(|n| (n.start, std::cmp::Reverse(n.pitch)));
+    assert_ne!(by_part, in_time, "the chorale's notes should come part by part");
+    let (a, b) = (features(&by_part, 48), features(&in_time, 48));
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        assert!((x - y).abs() < 1e-12, "feature {i}: {x} by part, {y} in time order");
+    }
+}

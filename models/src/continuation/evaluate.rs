@@ -175,7 +175,12 @@ pub fn evaluate(setup: EvaluationSetup<'_>, mut log: impl FnMut(&str)) -> Evalua
             // The work's own header: `openings` are works of the style asked for.
             let prompt =
                 Prompt { header: work.header.clone(), notes: prompt_notes.clone(), bar_ticks: work.bar_ticks, bars: 2 };
-            let generated: Vec<GridNote> = generate(&prompt, i as u64, true);
+            // Moved to start at zero, as the real next bars are: the classifier reads density
+            // over the passage's span.
+            let generated: Vec<GridNote> = generate(&prompt, i as u64, true)
+                .into_iter()
+                .map(|n| GridNote { start: n.start.saturating_sub(2 * work.bar_ticks), ..n })
+                .collect();
             let real = segment(work, 2, bars);
             if judge(&generated, work.bar_ticks) {
                 from_openings += 1;

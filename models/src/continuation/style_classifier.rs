@@ -105,7 +105,9 @@ pub fn features(notes: &[GridNote], bar_ticks: u32) -> [f64; FEATURES] {
     for n in notes {
         f[46 + (n.start % 12) as usize] += 1.0 / count;
     }
+    // Sorted first: a work's notes come part by part, a continuation's in time order.
     let mut onsets: Vec<u32> = notes.iter().map(|n| n.start).collect();
+    onsets.sort_unstable();
     onsets.dedup();
     let mut instruments: Vec<_> = notes.iter().map(|n| n.instrument).collect();
     instruments.sort();
@@ -197,9 +199,14 @@ impl StyleClassifier {
         exp.iter().map(|e| e / sum).collect()
     }
 
+    /// The probability of each style for a passage.
+    pub fn probabilities(&self, x: &[f64; FEATURES]) -> Vec<f64> {
+        self.probabilities_of(&self.standardise(x))
+    }
+
     /// The most likely style of a passage.
     pub fn classify(&self, x: &[f64; FEATURES]) -> u8 {
-        let p = self.probabilities_of(&self.standardise(x));
+        let p = self.probabilities(x);
         p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i as u8)
     }
 }
