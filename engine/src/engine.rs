@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
 #[cfg(feature = "ml")]
-use cadenza_models::{BackendKind, BackendPreference, MlRuntime, probe_adapters, select_backend};
+use cadenza_models::{BackendKind, BackendPreference, probe_adapters, select_backend};
 use crossbeam_channel::{Receiver, Sender, never, select, tick, unbounded};
 
 use crate::devices::recorder::RecordingMeter;
@@ -389,8 +389,10 @@ struct EngineThread {
     song: Arc<Song>,
     path: Option<PathBuf>,
     history: History,
+    /// The ML runtime, once chosen (on a thread of its own: probing the drivers takes tens of
+    /// milliseconds that a transcription spends decoding its file).
     #[cfg(feature = "ml")]
-    runtime: Option<MlRuntime>,
+    runtime: crate::runtime_slot::RuntimeSlot,
     queue: Option<Sender<Queued>>,
     done_rx: Receiver<(JobId, JobResult)>,
     done_tx: Sender<(JobId, JobResult)>,
@@ -428,7 +430,7 @@ impl EngineThread {
             path: None,
             history: History::with_limit(1000),
             #[cfg(feature = "ml")]
-            runtime: None,
+            runtime: crate::runtime_slot::RuntimeSlot::default(),
             queue: None,
             done_rx,
             done_tx,
@@ -505,26 +507,29 @@ impl EngineThread {
         }
     }
 
-    #[cfg(feature = "ml")]
-    /// The ML device, choosing the backend first if that has not happened yet.
+    /// The ML device, waiting for the backend choice (and starting it if nobody has).
     #[cfg(feature = "ml")]
     fn ml_device(&mut self) -> cadenza_models::Device {
-        if self.runtime.is_none() {
-            self.choose_backend();
-        }
-        self.runtime.as_ref().map_or_else(cadenza_models::Device::flex, |r| r.device.clone())
+        self.choose_backend();
+        self.runtime.wait().device.clone()
     }
 
+    /// Starts choosing the ML backend on its own thread, once; says what was chosen.
+    #[cfg(feature = "ml")]
     fn choose_backend(&mut self) {
-        // Asking for the CPU needs no look at the graphics drivers.
-        let adapters = if self.config.backend == BackendPreference::Cpu { Vec::new() } else { probe_adapters() };
-        let runtime = select_backend(self.config.backend, &adapters);
-        self.emit(Event::Backend {
-            kind: runtime.kind,
-            adapter: runtime.adapter.clone(),
-            reason: runtime.reason.clone(),
+        let preference = self.config.backend;
+        let events = self.events.clone();
+        self.runtime.choose(move || {
+            // Asking for the CPU needs no look at the graphics drivers.
+            let adapters = if preference == BackendPreference::Cpu { Vec::new() } else { probe_adapters() };
+            let runtime = select_backend(preference, &adapters);
+            let _ = events.send(Event::Backend {
+                kind: runtime.kind,
+                adapter: runtime.adapter.clone(),
+                reason: runtime.reason.clone(),
+            });
+            runtime
         });
-        self.runtime = Some(runtime);
     }
 
     fn start_workers(&mut self) {
@@ -594,12 +599,15 @@ impl EngineThread {
             Command::Submit { id, job } => self.enqueue(id, job),
             #[cfg(feature = "ml")]
             Command::Transcribe { id, path, options } => {
-                let device = self.ml_device();
+                // The job decodes ahead while the backend is still being chosen.
+                self.choose_backend();
+                let runtime = self.runtime.clone();
                 self.enqueue(
                     id,
                     Job::new(format!("Transcribe {}", path.display()), move |ctx| {
                         let mut progress = |fraction: f32, message: &str| ctx.report(f64::from(fraction), message);
-                        let song = crate::transcribe::transcribe_file(&path, &options, &device, &mut progress)
+                        let device = crate::transcribe::DeviceChoice::Pending(&runtime);
+                        let song = crate::transcribe::transcribe_on(&path, &options, device, &mut progress)
                             .map_err(crate::transcribe::TranscribeError::into_job_error)?;
                         Ok(JobOutput::Transcribed { song: Arc::new(song), source: path })
                     }),

@@ -19,6 +19,8 @@ pub mod live_transcription;
 pub mod midi;
 pub mod playback;
 pub mod project;
+#[cfg(feature = "ml")]
+pub mod runtime_slot;
 pub mod song;
 pub mod studio;
 pub mod synth;

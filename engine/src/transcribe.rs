@@ -10,6 +10,7 @@ pub use cadenza_models::basic_pitch::{Mode, NoteEvent, NoteSettings};
 use thiserror::Error;
 
 use crate::audio_file::{AudioFileError, AudioStream, read_stream};
+use crate::runtime_slot::RuntimeSlot;
 use crate::song::{BendPoint, DRUM_CHANNEL, Note, Song, TempoChange, Track};
 use crate::timing::TempoMap;
 
@@ -98,13 +99,50 @@ pub fn transcribe_file(
     device: &Device,
     progress: &mut dyn FnMut(f32, &str) -> bool,
 ) -> Result<Song, TranscribeError> {
+    transcribe_on(path, options, DeviceChoice::Ready(device), progress)
+}
+
+/// Where a transcription runs: known, or still being chosen on another thread.
+#[derive(Debug, Clone, Copy)]
+pub enum DeviceChoice<'a> {
+    Ready(&'a Device),
+    Pending(&'a RuntimeSlot),
+}
+
+/// Audio decoded ahead while the device is still being chosen, at most (bounded memory).
+const DECODE_AHEAD_SAMPLES: usize = 120 * SAMPLE_RATE as usize;
+
+/// As [`transcribe_file`]; while the device is still being chosen, the file is decoded ahead.
+pub fn transcribe_on(
+    path: &Path,
+    options: &TranscribeOptions,
+    device: DeviceChoice<'_>,
+    progress: &mut dyn FnMut(f32, &str) -> bool,
+) -> Result<Song, TranscribeError> {
     if !progress(0.0, "reading audio") {
         return Err(TranscribeError::Cancelled);
     }
     let mut audio = open_audio(path, options.mode)?;
+    let (mut ahead, mut samples) = (Vec::new(), 0usize);
+    if let DeviceChoice::Pending(slot) = device {
+        while slot.get().is_none() && samples < DECODE_AHEAD_SAMPLES {
+            let Some(piece) = audio.next_piece()? else { break };
+            samples += piece.len();
+            ahead.push(piece);
+            if !progress(0.95 * audio.fraction_read(), "reading audio") {
+                return Err(TranscribeError::Cancelled);
+            }
+        }
+    }
+    let device = match device {
+        DeviceChoice::Ready(device) => device,
+        DeviceChoice::Pending(slot) => &slot.wait().device,
+    };
     let model = BasicPitch::shipped(device).map_err(|e| TranscribeError::Model(e.to_string()))?;
     let mut transcriber = StreamingTranscriber::new(&model, device, options.mode, options.note_settings(), BATCH);
-    let mut samples = 0usize;
+    for piece in ahead {
+        transcriber.push(&piece);
+    }
     while let Some(piece) = audio.next_piece()? {
         samples += piece.len();
         transcriber.push(&piece);

@@ -21,7 +21,10 @@ pub struct CpuBasicPitch {
     sqrt_lengths: Vec<f32>,
     bn_scale: f32,
     bn_shift: f32,
+    /// The first contour convolution over the harmonic stack, for its edge columns.
     contour1: Conv2d,
+    /// The same convolution folded onto the spectrum, for its other columns.
+    contour1_folded: Conv2d,
     contour2: Conv2d,
     note1: Conv2d,
     note2: Conv2d,
@@ -80,6 +83,7 @@ impl CpuBasicPitch {
             bn_scale: scalar(front.bn_scale.val()),
             bn_shift: scalar(front.bn_shift.val()),
             contour1: conv(&model.contour1, CONTOUR1),
+            contour1_folded: fold_harmonics(&model.contour1),
             contour2: conv(&model.contour2, CONTOUR2),
             note1: conv(&model.note1, NOTE1),
             note2: conv(&model.note2, NOTE2),
@@ -98,9 +102,10 @@ impl CpuBasicPitch {
         let frames = FRAMES_PER_WINDOW;
         self.normalised_cqt(window, ws);
         harmonic_stack(&ws.cqt, &mut ws.harmonics); // [8][172][264]
-        let Workspace { conv, harmonics, features, onset_input, .. } = ws;
+        widen(&ws.cqt, FOLDED_INPUT_BINS, &mut ws.widened);
+        let Workspace { conv, harmonics, widened, features, onset_input, .. } = ws;
         let (mut contour, mut note, mut onset) = (Vec::new(), Vec::new(), Vec::new());
-        self.contour1.forward_into(harmonics, frames, CONTOUR_BINS, conv, features);
+        self.first_contour_layer(harmonics, widened, conv, features);
         relu(features);
         self.contour2.forward_into(features, frames, CONTOUR_BINS, conv, &mut contour);
         sigmoid(&mut contour);
@@ -117,6 +122,26 @@ impl CpuBasicPitch {
         self.onset2.forward_into(onset_input, frames, NOTE_BINS, conv, &mut onset);
         sigmoid(&mut onset);
         WindowFrames { note, onset, contour }
+    }
+
+    /// The 3×39 convolution over the harmonic stack: folded onto the spectrum where that is
+    /// exact, over the harmonic channels at the edges.
+    fn first_contour_layer(&self, harmonics: &[f32], widened: &[f32], conv: &mut ConvScratch, out: &mut Vec<f32>) {
+        let frames = FRAMES_PER_WINDOW;
+        out.clear();
+        out.resize(self.contour1.shape().out_channels * frames * CONTOUR_BINS, 0.0);
+        let edge = CONTOUR1.padding[1];
+        let middle = edge..CONTOUR_BINS - edge;
+        let edges = [0..edge, CONTOUR_BINS - edge..CONTOUR_BINS];
+        self.contour1_folded.forward_columns_into(
+            widened,
+            frames,
+            FOLDED_INPUT_BINS,
+            std::slice::from_ref(&middle),
+            conv,
+            out,
+        );
+        self.contour1.forward_columns_into(harmonics, frames, CONTOUR_BINS, &edges, conv, out);
     }
 
     /// The constant-Q power of every frame, log-normalised over the window and batch-normed,
@@ -175,6 +200,7 @@ struct Workspace {
     octaves: Vec<Vec<f32>>,
     cqt: Vec<f32>,
     harmonics: Vec<f32>,
+    widened: Vec<f32>,
     features: Vec<f32>,
     onset_input: Vec<f32>,
 }
@@ -190,6 +216,53 @@ fn reflect_pad(x: &[f32], pad: usize, out: &mut Vec<f32>) {
     out.extend((1..=pad).rev().map(|i| x[i.min(n - 1)]));
     out.extend_from_slice(x);
     out.extend((0..pad).map(|i| x[n.saturating_sub(2 + i)]));
+}
+
+/// The folded contour convolution reads this many bins a frame: the spectrum, then zeros.
+const FOLDED_INPUT_BINS: usize = CONTOUR_BINS + FOLDED_TAPS - 1 - 2 * (CONTOUR1.padding[1] + FOLD_SHIFT);
+/// The lowest harmonic shift is negative: the folded kernel starts that many bins lower.
+const FOLD_SHIFT: usize = HARMONIC_SHIFTS[0].unsigned_abs();
+/// Taps of the folded kernel: the layer's 39, spread over the span of the shifts.
+const FOLDED_TAPS: usize = 39 + (HARMONIC_SHIFTS[HARMONIC_SHIFTS.len() - 1] - HARMONIC_SHIFTS[0]) as usize;
+
+/// The first contour convolution (3×39 over the eight harmonic channels, 65 % of the model's
+/// work) folded into one 3×176 convolution over the spectrum itself. Channel c is the
+/// spectrum shifted by `HARMONIC_SHIFTS[c]`, so its tap j at output bin f reads spectrum bin
+/// f + j − 19 + shift: the same bin for every (c, j) with the same j + shift, whose weights can
+/// be summed first (936 multiply-adds an output become 528). Exact wherever the layer's own
+/// zero padding is not read, i.e. away from the 19 bins at either edge.
+fn fold_harmonics(layer: &Conv) -> Conv2d {
+    let [out_channels, in_channels, kr, kc] = layer.weight.val().dims();
+    debug_assert_eq!((in_channels, kc), (HARMONIC_SHIFTS.len(), 39));
+    let weight = values(layer.weight.val());
+    let mut folded = vec![0.0f32; out_channels * kr * FOLDED_TAPS];
+    for o in 0..out_channels {
+        for (c, &shift) in HARMONIC_SHIFTS.iter().enumerate() {
+            for dr in 0..kr {
+                for j in 0..kc {
+                    let u = (j as isize + shift + FOLD_SHIFT as isize) as usize;
+                    folded[(o * kr + dr) * FOLDED_TAPS + u] += weight[((o * in_channels + c) * kr + dr) * kc + j];
+                }
+            }
+        }
+    }
+    let shape = ConvShape {
+        in_channels: 1,
+        out_channels,
+        kernel: [kr, FOLDED_TAPS],
+        column_stride: 1,
+        padding: [CONTOUR1.padding[0], CONTOUR1.padding[1] + FOLD_SHIFT],
+    };
+    Conv2d::new(shape, &folded, &values(layer.bias.val()))
+}
+
+/// `[frames][309]` → `[frames][bins]`, zero-filled on the right.
+fn widen(x: &[f32], bins: usize, out: &mut Vec<f32>) {
+    out.clear();
+    for row in x.chunks_exact(CQT_BINS) {
+        out.extend_from_slice(row);
+        out.resize(out.len() + bins - CQT_BINS, 0.0);
+    }
 }
 
 /// `[172][309]` → `[8][172][264]`: each channel the spectrum shifted by a harmonic's bin offset

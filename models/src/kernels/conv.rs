@@ -68,6 +68,10 @@ impl Conv2d {
         Self { shape, weights, bias: bias.to_vec(), channel_tile }
     }
 
+    pub fn shape(&self) -> &ConvShape {
+        &self.shape
+    }
+
     /// `input` is `[in][rows][columns]`; returns `[out][out rows][out columns]`.
     pub fn forward(&self, input: &[f32], rows: usize, columns: usize) -> Vec<f32> {
         let mut out = Vec::new();
@@ -85,20 +89,48 @@ impl Conv2d {
         scratch: &mut ConvScratch,
         out: &mut Vec<f32>,
     ) {
+        let [out_rows, out_columns] = self.shape.output_size(rows, columns);
+        out.clear();
+        out.resize(self.shape.out_channels * out_rows * out_columns, 0.0);
+        self.forward_columns_into(input, rows, columns, std::slice::from_ref(&(0..out_columns)), scratch, out);
+    }
+
+    /// Only the output columns in `wanted`, written into `out`, which holds the whole output
+    /// (`[out][out rows][out columns]`) and keeps its other columns: for a layer whose edge
+    /// or middle columns are computed another way.
+    pub fn forward_columns_into(
+        &self,
+        input: &[f32],
+        rows: usize,
+        columns: usize,
+        wanted: &[std::ops::Range<usize>],
+        scratch: &mut ConvScratch,
+        out: &mut [f32],
+    ) {
         assert_eq!(input.len(), self.shape.in_channels * rows * columns, "input size");
         let [out_rows, out_columns] = self.shape.output_size(rows, columns);
+        assert_eq!(out.len(), self.shape.out_channels * out_rows * out_columns, "output size");
+        let wanted: Vec<_> =
+            wanted.iter().map(|w| w.start.min(out_columns)..w.end.min(out_columns)).filter(|w| !w.is_empty()).collect();
+        if wanted.is_empty() {
+            return;
+        }
         // Whole tiles where they fit, then single vectors: pad to one vector only.
         let padded_columns = out_columns.div_ceil(MAX_LANES) * MAX_LANES;
         let buffer = std::mem::take(&mut scratch.phases);
         let phases = Phases::new(&self.shape, input, rows, columns, padded_columns, buffer);
         let mut padded = std::mem::take(&mut scratch.padded);
-        // Not cleared: the kernel writes every element.
+        // Not cleared: the kernel writes every element of the columns copied out below.
         padded.resize(self.shape.out_channels * out_rows * padded_columns, 0.0);
-        Arch::new().dispatch(Kernel { conv: self, phases: &phases, out_rows, output: &mut padded });
-        // Drop the columns computed only to fill whole tiles.
-        out.clear();
-        for row in padded.chunks_exact(padded_columns) {
-            out.extend_from_slice(&row[..out_columns]);
+        for range in &wanted {
+            let kernel = Kernel { conv: self, phases: &phases, out_rows, columns: range.clone(), output: &mut padded };
+            Arch::new().dispatch(kernel);
+        }
+        // Drop the columns computed only to fill whole vectors.
+        for (row, target) in padded.chunks_exact(padded_columns).zip(out.chunks_exact_mut(out_columns)) {
+            for range in &wanted {
+                target[range.clone()].copy_from_slice(&row[range.clone()]);
+            }
         }
         scratch.phases = phases.data;
         scratch.padded = padded;
@@ -202,6 +234,8 @@ struct Kernel<'a> {
     conv: &'a Conv2d,
     phases: &'a Phases,
     out_rows: usize,
+    /// The output columns to compute (rounded out to whole vectors).
+    columns: std::ops::Range<usize>,
     output: &'a mut [f32],
 }
 
@@ -218,13 +252,16 @@ impl WithSimd for Kernel<'_> {
     }
 }
 
-/// Every output column: tiles of `FB` vectors where they fit, single vectors after.
+/// The wanted output columns, rounded out to whole vectors: tiles of `FB` vectors where they
+/// fit, single vectors after.
 #[inline(always)]
 fn all_columns<S: Simd, const OB: usize, const FB: usize>(simd: S, k: &mut Kernel<'_>) {
-    let columns = k.phases.out_columns;
-    let whole = columns / (FB * S::F32_LANES) * (FB * S::F32_LANES);
-    tiles::<S, OB, FB>(simd, k, 0..whole);
-    tiles::<S, OB, 1>(simd, k, whole..columns);
+    let lanes = S::F32_LANES;
+    let first = k.columns.start / lanes * lanes;
+    let end = (k.columns.end.div_ceil(lanes) * lanes).min(k.phases.out_columns);
+    let whole = first + (end - first) / (FB * lanes) * (FB * lanes);
+    tiles::<S, OB, FB>(simd, k, first..whole);
+    tiles::<S, OB, 1>(simd, k, whole..end);
 }
 
 /// Loads `S::F32_LANES` floats from `values[at..]`.
@@ -236,7 +273,7 @@ fn load<S: Simd>(values: &[f32], at: usize) -> S::f32s {
 /// Output columns `columns` (whole tiles of `FB` vectors) of every row and output channel.
 #[inline(always)]
 fn tiles<S: Simd, const OB: usize, const FB: usize>(simd: S, k: &mut Kernel<'_>, columns: std::ops::Range<usize>) {
-    let Kernel { conv, phases, out_rows, output } = k;
+    let Kernel { conv, phases, out_rows, output, .. } = k;
     let (conv, phases, out_rows) = (*conv, *phases, *out_rows);
     let ConvShape { in_channels, out_channels, kernel: [kr, kc], column_stride: stride, .. } = conv.shape;
     let lanes = S::F32_LANES;
@@ -403,6 +440,30 @@ mod tests {
                 assert_eq!(got.len(), expected.len(), "case {i}: size");
                 let worst = got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
                 assert!(worst < 1e-4, "case {i}: max difference {worst}");
+            }
+        }
+    }
+
+    #[test]
+    #[allow(clippy::single_range_in_vec_init)] // lists of one range are what is tested
+    fn computes_only_the_columns_asked_for_and_keeps_the_rest() {
+        let shape = ConvShape { in_channels: 3, out_channels: 8, kernel: [3, 9], column_stride: 1, padding: [1, 4] };
+        let (rows, columns) = (5, 70);
+        let weight = pseudo_random(8 * 3 * 3 * 9, 1);
+        let bias = pseudo_random(8, 2);
+        let x = pseudo_random(3 * rows * columns, 3);
+        let expected = naive(&shape, &weight, &bias, &x, rows, columns);
+        let conv = Conv2d::new(shape, &weight, &bias);
+        let mut scratch = ConvScratch::default();
+        for wanted in [vec![0..5], vec![3..40], vec![17..18], vec![50..70], vec![0..70], vec![0..3, 60..70]] {
+            let mut out = vec![f32::NAN; expected.len()];
+            conv.forward_columns_into(&x, rows, columns, &wanted, &mut scratch, &mut out);
+            for (i, (got, want)) in out.iter().zip(&expected).enumerate() {
+                if wanted.iter().any(|w| w.contains(&(i % columns))) {
+                    assert!((got - want).abs() < 1e-4, "{wanted:?}: column {} is {got}, not {want}", i % columns);
+                } else {
+                    assert!(got.is_nan(), "{wanted:?}: column {} was written", i % columns);
+                }
             }
         }
     }

@@ -1,0 +1,41 @@
+//! The ML runtime, chosen once on a thread of its own and shared with the jobs that need it.
+//! Probing the graphics drivers takes tens of milliseconds; a transcription decodes its file
+//! meanwhile instead of waiting.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use cadenza_models::{BackendPreference, MlRuntime, select_backend};
+
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeSlot {
+    runtime: Arc<OnceLock<MlRuntime>>,
+    started: Arc<AtomicBool>,
+}
+
+impl RuntimeSlot {
+    /// Runs `choose` on a new thread and keeps its answer; later calls do nothing. If no
+    /// thread can be started, the CPU is used, which needs no choosing.
+    pub fn choose(&self, choose: impl FnOnce() -> MlRuntime + Send + 'static) {
+        if self.started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let slot = Arc::clone(&self.runtime);
+        let spawned = std::thread::Builder::new().name("cadenza-backend".into()).spawn(move || {
+            let _ = slot.set(choose());
+        });
+        if spawned.is_err() {
+            let _ = self.runtime.set(select_backend(BackendPreference::Cpu, &[]));
+        }
+    }
+
+    /// The runtime, if it has been chosen.
+    pub fn get(&self) -> Option<&MlRuntime> {
+        self.runtime.get()
+    }
+
+    /// The runtime, waiting for the choice (which must have been started).
+    pub fn wait(&self) -> &MlRuntime {
+        self.runtime.wait()
+    }
+}
