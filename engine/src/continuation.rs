@@ -111,13 +111,32 @@ pub fn prompt_of(song: &Song, request: &ContinuationRequest) -> Prompt {
     Prompt { header: Header::new(request.style, instruments), notes, bar_ticks: to_grid(bar, ppq).max(1), bars }
 }
 
-/// MIDI channels no track uses, for new tracks (so their instruments change no other track's).
-pub fn free_channels(song: &Song, count: usize) -> Vec<u8> {
-    let mut free: Vec<u8> =
-        (0..16u8).filter(|&c| c != DRUM_CHANNEL && !song.tracks.iter().any(|t| t.channel == c)).rev().collect();
-    free.resize(count.max(free.len()), 15);
-    free.truncate(count);
-    free
+/// MIDI channels for new tracks playing `programs`, one each: a channel no track uses where
+/// there is one (so the new instrument changes no other track's sound); once all fifteen are
+/// taken, a channel already playing the same program; failing that, the least shared one.
+pub fn channels_for(song: &Song, programs: &[u8]) -> Vec<u8> {
+    // Each channel in use with the programs of its tracks (the song's and those placed so far).
+    let mut used: Vec<(u8, Vec<u8>)> = Vec::new();
+    let place =
+        |used: &mut Vec<(u8, Vec<u8>)>, channel: u8, program: u8| match used.iter_mut().find(|(c, _)| *c == channel) {
+            Some((_, programs)) => programs.push(program),
+            None => used.push((channel, vec![program])),
+        };
+    for track in song.tracks.iter().filter(|t| t.channel != DRUM_CHANNEL) {
+        place(&mut used, track.channel, track.program);
+    }
+    programs
+        .iter()
+        .map(|&program| {
+            let free = (0..16u8).rev().find(|&c| c != DRUM_CHANNEL && !used.iter().any(|(u, _)| *u == c));
+            let channel = free
+                .or_else(|| used.iter().find(|(_, p)| p.contains(&program)).map(|(c, _)| *c))
+                .or_else(|| used.iter().min_by_key(|(_, p)| p.len()).map(|(c, _)| *c))
+                .unwrap_or(15);
+            place(&mut used, channel, program);
+            channel
+        })
+        .collect()
 }
 
 /// A grid note as a song note, its grid time counted from song tick `at`.
@@ -133,7 +152,8 @@ pub fn variation_tracks(song: &Song, notes: &[GridNote], at: u64, label: &str) -
     let mut instruments: Vec<Instrument> = notes.iter().map(|n| n.instrument).collect();
     instruments.sort();
     instruments.dedup();
-    let channels = free_channels(song, instruments.len());
+    let programs: Vec<u8> = instruments.iter().map(|i| i.program()).collect();
+    let channels = channels_for(song, &programs);
     instruments
         .iter()
         .zip(channels)

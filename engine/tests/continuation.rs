@@ -128,3 +128,26 @@ fn unknown_names_list_the_valid_ones() {
     assert!(instrument.contains("kazoo") && instrument.contains("violin"), "{instrument}");
     assert!(parse_instruments("piano,organ,guitar,bass,violin,viola,cello,contrabass,strings,harp,choir").is_err());
 }
+
+/// New tracks get channels no track uses; once all fifteen are taken, a channel that already
+/// plays the same instrument, and only then the least shared one.
+#[test]
+fn new_tracks_take_free_channels_then_share_one_playing_the_same_program() {
+    use cadenza_engine::continuation::channels_for;
+    use cadenza_engine::song::Track;
+    let mut song = Song::new(480);
+    song.tracks.push(Track::new("piano", 0, 0));
+    song.tracks.push(Track::new("drums", 0, 9));
+    let channels = channels_for(&song, &[40, 41]);
+    assert_eq!(channels, vec![15, 14], "free channels, from the top");
+    // Every melodic channel taken: channel c plays program 10 + c.
+    let mut full = Song::new(480);
+    for c in (0..16u8).filter(|&c| c != 9) {
+        full.tracks.push(Track::new(format!("t{c}"), 10 + c, c));
+    }
+    full.tracks.push(Track::new("second on 3", 13, 3));
+    let channels = channels_for(&full, &[10 + 5, 99, 99]);
+    assert_eq!(channels[0], 5, "the channel already playing program 15");
+    assert_ne!(channels[1], 3, "not the channel that already has two tracks");
+    assert_eq!(channels[2], channels[1], "the second program-99 track joins the first");
+}

@@ -187,7 +187,7 @@ impl CadenzaApp {
         let velocity = panel.clips.iter().flatten().map(|c| u32::from(c.velocity)).sum::<u32>()
             / panel.clips.iter().flatten().count().max(1) as u32;
         let program = self.song.tracks.get(a.track).map_or(0, |t| t.program);
-        let mut track = Track::new(point_name(panel), program, free_channel(&self.song));
+        let mut track = Track::new(point_name(panel), program, channel_for(&self.song, program));
         for note in song_notes(&decoded.notes, self.song.ppq, a.from, velocity.clamp(1, 127) as u8) {
             track.insert_note(note);
         }
@@ -236,9 +236,9 @@ fn point_name(panel: &Panel) -> String {
     }
 }
 
-/// A MIDI channel no track uses (so the ghost track's instrument does not change another's).
-fn free_channel(song: &Song) -> u8 {
-    cadenza_engine::continuation::free_channels(song, 1).first().copied().unwrap_or(15)
+/// A MIDI channel for a new track playing `program`: one no track uses where there is one.
+fn channel_for(song: &Song, program: u8) -> u8 {
+    cadenza_engine::continuation::channels_for(song, &[program]).first().copied().unwrap_or(15)
 }
 
 /// The panel's contents.
