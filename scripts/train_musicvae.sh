@@ -15,7 +15,7 @@ corpus=data/corpus-melody
 cargo build -p cadenza-models --locked --bin train-musicvae
 train="$CARGO_TARGET_DIR/debug/train-musicvae"
 runs=data/runs
-"$train" train --corpus "$corpus" --out "$runs/mel_2bar" --bars 2 --steps "${STEPS_2BAR:-6000}" \
+"$train" train --corpus "$corpus" --out "$runs/mel_2bar" --bars 2 --steps "${STEPS_2BAR:-8000}" \
     --free-bits 96 --max-beta 0.2 --decay 0.9999 --validate-every 500
 "$train" train --corpus "$corpus" --out "$runs/mel_16bar" --bars 16 --steps "${STEPS_16BAR:-3000}" --batch 32
 "$train" train --corpus "$corpus" --out "$runs/mel_16bar_flat" --bars 16 --flat --steps "${STEPS_16BAR:-3000}" --batch 32
