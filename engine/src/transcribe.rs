@@ -109,10 +109,9 @@ pub enum DeviceChoice<'a> {
     Pending(&'a RuntimeSlot),
 }
 
-/// Audio decoded ahead while the device is still being chosen, at most (bounded memory).
-const DECODE_AHEAD_SAMPLES: usize = 120 * SAMPLE_RATE as usize;
-
-/// As [`transcribe_file`]; while the device is still being chosen, the file is decoded ahead.
+/// As [`transcribe_file`]. While the device is still being chosen (probing the graphics
+/// drivers takes tens of milliseconds), the file starts on the CPU, and moves to the chosen
+/// device once that is known if it is not the CPU; both run the same network.
 pub fn transcribe_on(
     path: &Path,
     options: &TranscribeOptions,
@@ -123,27 +122,30 @@ pub fn transcribe_on(
         return Err(TranscribeError::Cancelled);
     }
     let mut audio = open_audio(path, options.mode)?;
-    let (mut ahead, mut samples) = (Vec::new(), 0usize);
-    if let DeviceChoice::Pending(slot) = device {
-        while slot.get().is_none() && samples < DECODE_AHEAD_SAMPLES {
-            let Some(piece) = audio.next_piece()? else { break };
-            samples += piece.len();
-            ahead.push(piece);
-            if !progress(0.95 * audio.fraction_read(), "reading audio") {
-                return Err(TranscribeError::Cancelled);
+    let cpu = Device::flex();
+    let (start, mut pending) = match device {
+        DeviceChoice::Ready(device) => (device, None),
+        DeviceChoice::Pending(slot) => match slot.get() {
+            Some(runtime) => (&runtime.device, None),
+            None => (&cpu, Some(slot)),
+        },
+    };
+    let load = |device: &Device| BasicPitch::shipped(device).map_err(|e| TranscribeError::Model(e.to_string()));
+    let model = load(start)?;
+    // Declared before the transcriber, which borrows it once the choice is made.
+    let chosen_model = std::cell::OnceCell::new();
+    let mut transcriber = StreamingTranscriber::new(&model, start, options.mode, options.note_settings(), BATCH);
+    let mut samples = 0usize;
+    while let Some(piece) = audio.next_piece()? {
+        if let Some(runtime) = pending.and_then(RuntimeSlot::get) {
+            pending = None;
+            // If the model cannot load there, the file simply finishes on the CPU.
+            if runtime.device != cpu
+                && let Ok(chosen) = chosen_model.get_or_init(|| load(&runtime.device))
+            {
+                transcriber.move_to(chosen, &runtime.device);
             }
         }
-    }
-    let device = match device {
-        DeviceChoice::Ready(device) => device,
-        DeviceChoice::Pending(slot) => &slot.wait().device,
-    };
-    let model = BasicPitch::shipped(device).map_err(|e| TranscribeError::Model(e.to_string()))?;
-    let mut transcriber = StreamingTranscriber::new(&model, device, options.mode, options.note_settings(), BATCH);
-    for piece in ahead {
-        transcriber.push(&piece);
-    }
-    while let Some(piece) = audio.next_piece()? {
         samples += piece.len();
         transcriber.push(&piece);
         if !progress(0.95 * audio.fraction_read(), "listening") {

@@ -154,6 +154,13 @@ impl<'a> StreamingTranscriber<'a> {
         }
     }
 
+    /// Runs the windows still to come on `model` on `device` instead (the same network: a
+    /// transcription can start on the CPU while the graphics drivers are still being probed).
+    pub fn move_to(&mut self, model: &'a BasicPitch, device: &Device) {
+        self.model = model;
+        self.device = device.clone();
+    }
+
     /// Adds audio (22,050 Hz mono); runs the model on every full batch of windows.
     pub fn push(&mut self, samples: &[f32]) {
         self.cutter.push(samples);
