@@ -77,6 +77,29 @@ fn cpu_kernels_match_onnxruntime() {
     check("cpu kernels", &f, ours);
 }
 
+/// Computing only some frames (what stitching keeps, or the few a live step needs) gives
+/// exactly the full pass's values there.
+#[test]
+fn cpu_kernels_on_some_frames_equal_the_full_pass_there() {
+    use cadenza_models::basic_pitch::{CONTOUR_BINS, NOTE_BINS, stitch::KEPT};
+    let f = fixture();
+    let cpu = model(&Device::flex()).cpu();
+    let window = &f.input[..WINDOW_SAMPLES];
+    let full = cpu.forward(window);
+    for frames in [KEPT, 0..3, 100..172, 170..172] {
+        let part = cpu.forward_frames(window, frames.clone());
+        for (name, bins, a, b) in [
+            ("note", NOTE_BINS, &part.note, &full.note),
+            ("onset", NOTE_BINS, &part.onset, &full.onset),
+            ("contour", CONTOUR_BINS, &part.contour, &full.contour),
+        ] {
+            let rows = frames.start * bins..frames.end * bins;
+            assert!(a[rows.clone()] == b[rows], "{name} differs in frames {frames:?}");
+            assert_eq!(a.len(), b.len());
+        }
+    }
+}
+
 #[test]
 fn burn_module_matches_onnxruntime_on_flex() {
     let f = fixture();

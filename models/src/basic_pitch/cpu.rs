@@ -4,12 +4,13 @@
 //! reference and the GPU path; `tests/basic_pitch_parity.rs` holds both to onnxruntime.
 
 use std::cell::RefCell;
+use std::ops::Range;
 
 use super::front::{BINS_PER_OCTAVE, CENTRE_PAD, CQT_BINS, HARMONIC_SHIFTS, LOWPASS_PAD, OCTAVES};
 use super::network::{BasicPitch, CONTOUR1, CONTOUR2, Conv, Geometry, NOTE1, NOTE2, ONSET1, ONSET2};
 use super::stitch::WindowFrames;
 use super::{CONTOUR_BINS, FRAMES_PER_WINDOW, HOP, NOTE_BINS, WINDOW_SAMPLES};
-use crate::kernels::{Conv2d, ConvScratch, ConvShape};
+use crate::kernels::{Conv2d, ConvScratch, ConvShape, Region};
 
 /// The model's weights laid out for the CPU kernels.
 #[derive(Debug, Clone)]
@@ -94,54 +95,73 @@ impl CpuBasicPitch {
 
     /// One window of 43,844 samples → its posteriorgrams.
     pub fn forward(&self, window: &[f32]) -> WindowFrames {
-        WORKSPACE.with_borrow_mut(|ws| self.forward_with(window, ws))
+        WORKSPACE.with_borrow_mut(|ws| self.forward_with(window, 0..FRAMES_PER_WINDOW, ws))
     }
 
-    fn forward_with(&self, window: &[f32], ws: &mut Workspace) -> WindowFrames {
+    /// As [`CpuBasicPitch::forward`], exact only in the frames `wanted` (zero elsewhere):
+    /// stitching keeps the middle 142 of a window's 172 frames, and the layers after the
+    /// front end then need only the rows those depend on.
+    pub fn forward_frames(&self, window: &[f32], wanted: Range<usize>) -> WindowFrames {
+        WORKSPACE.with_borrow_mut(|ws| self.forward_with(window, wanted, ws))
+    }
+
+    fn forward_with(&self, window: &[f32], wanted: Range<usize>, ws: &mut Workspace) -> WindowFrames {
         assert_eq!(window.len(), WINDOW_SAMPLES, "a Basic Pitch window");
         let frames = FRAMES_PER_WINDOW;
+        // Each layer's rows: what the next reads (its kernel's reach in time) around its own.
+        let widen_rows = |rows: &Range<usize>, layer: Geometry| {
+            rows.start.saturating_sub(layer.padding[0])..(rows.end + layer.padding[0]).min(frames)
+        };
+        let onset_rows = wanted.start.min(frames)..wanted.end.min(frames);
+        let note_rows = widen_rows(&onset_rows, ONSET2); // the onset head reads the notes too
+        let note1_rows = widen_rows(&note_rows, NOTE2);
+        let contour_rows = widen_rows(&note1_rows, NOTE1);
+        let contour1_rows = widen_rows(&contour_rows, CONTOUR2);
+        let onset1_rows = widen_rows(&onset_rows, ONSET2);
         self.normalised_cqt(window, ws);
         harmonic_stack(&ws.cqt, &mut ws.harmonics); // [8][172][264]
         widen(&ws.cqt, FOLDED_INPUT_BINS, &mut ws.widened);
         let Workspace { conv, harmonics, widened, features, onset_input, .. } = ws;
         let (mut contour, mut note, mut onset) = (Vec::new(), Vec::new(), Vec::new());
-        self.first_contour_layer(harmonics, widened, conv, features);
+        self.first_contour_layer(harmonics, widened, contour1_rows, conv, features);
         relu(features);
-        self.contour2.forward_into(features, frames, CONTOUR_BINS, conv, &mut contour);
+        self.contour2.forward_rows_into(features, frames, CONTOUR_BINS, contour_rows, conv, &mut contour);
         sigmoid(&mut contour);
-        self.note1.forward_into(&contour, frames, CONTOUR_BINS, conv, features);
+        self.note1.forward_rows_into(&contour, frames, CONTOUR_BINS, note1_rows, conv, features);
         relu(features);
-        self.note2.forward_into(features, frames, NOTE_BINS, conv, &mut note);
+        self.note2.forward_rows_into(features, frames, NOTE_BINS, note_rows, conv, &mut note);
         sigmoid(&mut note);
-        self.onset1.forward_into(harmonics, frames, CONTOUR_BINS, conv, features);
+        self.onset1.forward_rows_into(harmonics, frames, CONTOUR_BINS, onset1_rows, conv, features);
         relu(features);
         // The onset head sees the note probabilities first, then its own features.
         onset_input.clear();
         onset_input.extend_from_slice(&note);
         onset_input.extend_from_slice(features);
-        self.onset2.forward_into(onset_input, frames, NOTE_BINS, conv, &mut onset);
+        self.onset2.forward_rows_into(onset_input, frames, NOTE_BINS, onset_rows, conv, &mut onset);
         sigmoid(&mut onset);
         WindowFrames { note, onset, contour }
     }
 
     /// The 3×39 convolution over the harmonic stack: folded onto the spectrum where that is
     /// exact, over the harmonic channels at the edges.
-    fn first_contour_layer(&self, harmonics: &[f32], widened: &[f32], conv: &mut ConvScratch, out: &mut Vec<f32>) {
+    fn first_contour_layer(
+        &self,
+        harmonics: &[f32],
+        widened: &[f32],
+        rows: Range<usize>,
+        conv: &mut ConvScratch,
+        out: &mut Vec<f32>,
+    ) {
         let frames = FRAMES_PER_WINDOW;
         out.clear();
         out.resize(self.contour1.shape().out_channels * frames * CONTOUR_BINS, 0.0);
         let edge = CONTOUR1.padding[1];
         let middle = edge..CONTOUR_BINS - edge;
         let edges = [0..edge, CONTOUR_BINS - edge..CONTOUR_BINS];
-        self.contour1_folded.forward_columns_into(
-            widened,
-            frames,
-            FOLDED_INPUT_BINS,
-            std::slice::from_ref(&middle),
-            conv,
-            out,
-        );
-        self.contour1.forward_columns_into(harmonics, frames, CONTOUR_BINS, &edges, conv, out);
+        let region = Region { rows: rows.clone(), columns: std::slice::from_ref(&middle) };
+        self.contour1_folded.forward_region_into(widened, frames, FOLDED_INPUT_BINS, region, conv, out);
+        let region = Region { rows, columns: &edges };
+        self.contour1.forward_region_into(harmonics, frames, CONTOUR_BINS, region, conv, out);
     }
 
     /// The constant-Q power of every frame, log-normalised over the window and batch-normed,

@@ -139,7 +139,9 @@ impl<'a> LiveTranscriber<'a> {
         if last_final < pre || last_final - pre < from {
             return;
         }
-        let out = run_windows(self.model, &[window], Mode::Cadenza, &self.device);
+        // Only the window frames that become final now are read.
+        let needed = from + pre - base..last_final + 1 - base;
+        let out = run_windows(self.model, &[window], needed, Mode::Cadenza, &self.device);
         let Some(frames) = out.first() else { return };
         for t in from..=last_final - pre {
             let j = t + pre - base;

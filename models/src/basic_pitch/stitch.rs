@@ -120,7 +120,7 @@ pub fn posteriorgrams_with_progress(
             return None;
         }
         let windows: Vec<Vec<f32>> = chunk.iter().map(|&s| window(audio, s)).collect();
-        for frames in run_windows(model, &windows, mode, device) {
+        for frames in run_windows(model, &windows, KEPT, mode, device) {
             stitcher.push(&frames);
         }
     }
@@ -151,12 +151,22 @@ fn rms(samples: &[f32]) -> f32 {
     (sum / samples.len().max(1) as f64).sqrt() as f32
 }
 
-/// Runs the model on whole windows (batched), in order. In Cadenza mode silent windows are not
-/// run: they come back as zeros. On the CPU the windows go through [`CpuBasicPitch`]'s kernels,
-/// elsewhere through the Burn module.
+/// The frames of a window that stitching keeps.
+pub const KEPT: std::ops::Range<usize> = EDGE_FRAMES..EDGE_FRAMES + KEPT_FRAMES;
+
+/// Runs the model on whole windows (batched), in order, exact at least in the window frames
+/// `frames` (the CPU kernels compute only what those need). In Cadenza mode silent windows are
+/// not run: they come back as zeros. On the CPU the windows go through [`CpuBasicPitch`]'s
+/// kernels, elsewhere through the Burn module.
 ///
 /// [`CpuBasicPitch`]: super::cpu::CpuBasicPitch
-pub fn run_windows(model: &BasicPitch, windows: &[Vec<f32>], mode: Mode, device: &Device) -> Vec<WindowFrames> {
+pub fn run_windows(
+    model: &BasicPitch,
+    windows: &[Vec<f32>],
+    frames: std::ops::Range<usize>,
+    mode: Mode,
+    device: &Device,
+) -> Vec<WindowFrames> {
     let audible: Vec<bool> = windows.iter().map(|w| mode == Mode::Compatible || rms(w) >= SILENCE_RMS).collect();
     let audible_windows: Vec<&[f32]> =
         windows.iter().zip(&audible).filter(|(_, a)| **a).map(|(w, _)| w.as_slice()).collect();
@@ -166,9 +176,9 @@ pub fn run_windows(model: &BasicPitch, windows: &[Vec<f32>], mode: Mode, device:
         use rayon::prelude::*;
         let cpu = model.cpu();
         if audible_windows.len() == 1 {
-            audible_windows.iter().map(|w| cpu.forward(w)).collect()
+            audible_windows.iter().map(|w| cpu.forward_frames(w, frames.clone())).collect()
         } else {
-            audible_windows.par_iter().map(|w| cpu.forward(w)).collect()
+            audible_windows.par_iter().map(|w| cpu.forward_frames(w, frames.clone())).collect()
         }
     } else {
         run_burn(model, &audible_windows, device)

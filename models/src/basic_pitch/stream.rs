@@ -188,7 +188,7 @@ impl<'a> StreamingTranscriber<'a> {
     }
 
     fn run(&mut self, windows: &[Vec<f32>]) {
-        for frames in stitch::run_windows(self.model, windows, self.mode, &self.device) {
+        for frames in stitch::run_windows(self.model, windows, stitch::KEPT, self.mode, &self.device) {
             self.frames.push(&frames);
         }
         if self.mode == Mode::Cadenza {

@@ -89,30 +89,51 @@ impl Conv2d {
         scratch: &mut ConvScratch,
         out: &mut Vec<f32>,
     ) {
-        let [out_rows, out_columns] = self.shape.output_size(rows, columns);
-        out.clear();
-        out.resize(self.shape.out_channels * out_rows * out_columns, 0.0);
-        self.forward_columns_into(input, rows, columns, std::slice::from_ref(&(0..out_columns)), scratch, out);
+        let [out_rows, _] = self.shape.output_size(rows, columns);
+        self.forward_rows_into(input, rows, columns, 0..out_rows, scratch, out);
     }
 
-    /// Only the output columns in `wanted`, written into `out`, which holds the whole output
-    /// (`[out][out rows][out columns]`) and keeps its other columns: for a layer whose edge
-    /// or middle columns are computed another way.
-    pub fn forward_columns_into(
+    /// As [`Conv2d::forward_into`] for the output rows `wanted` only; the others are zero.
+    pub fn forward_rows_into(
         &self,
         input: &[f32],
         rows: usize,
         columns: usize,
-        wanted: &[std::ops::Range<usize>],
+        wanted: std::ops::Range<usize>,
+        scratch: &mut ConvScratch,
+        out: &mut Vec<f32>,
+    ) {
+        let [out_rows, out_columns] = self.shape.output_size(rows, columns);
+        out.clear();
+        out.resize(self.shape.out_channels * out_rows * out_columns, 0.0);
+        let all_columns = 0..out_columns;
+        let region = Region { rows: wanted, columns: std::slice::from_ref(&all_columns) };
+        self.forward_region_into(input, rows, columns, region, scratch, out);
+    }
+
+    /// Only the output rows and columns in `region`, written into `out`, which holds the whole
+    /// output (`[out][out rows][out columns]`) and keeps its other values: for a layer whose
+    /// edge or middle columns are computed another way, or whose edge rows nobody reads.
+    pub fn forward_region_into(
+        &self,
+        input: &[f32],
+        rows: usize,
+        columns: usize,
+        region: Region<'_>,
         scratch: &mut ConvScratch,
         out: &mut [f32],
     ) {
         assert_eq!(input.len(), self.shape.in_channels * rows * columns, "input size");
         let [out_rows, out_columns] = self.shape.output_size(rows, columns);
         assert_eq!(out.len(), self.shape.out_channels * out_rows * out_columns, "output size");
-        let wanted: Vec<_> =
-            wanted.iter().map(|w| w.start.min(out_columns)..w.end.min(out_columns)).filter(|w| !w.is_empty()).collect();
-        if wanted.is_empty() {
+        let wanted_rows = region.rows.start.min(out_rows)..region.rows.end.min(out_rows);
+        let wanted: Vec<_> = region
+            .columns
+            .iter()
+            .map(|w| w.start.min(out_columns)..w.end.min(out_columns))
+            .filter(|w| !w.is_empty())
+            .collect();
+        if wanted.is_empty() || wanted_rows.is_empty() {
             return;
         }
         // Whole tiles where they fit, then single vectors: pad to one vector only.
@@ -120,14 +141,22 @@ impl Conv2d {
         let buffer = std::mem::take(&mut scratch.phases);
         let phases = Phases::new(&self.shape, input, rows, columns, padded_columns, buffer);
         let mut padded = std::mem::take(&mut scratch.padded);
-        // Not cleared: the kernel writes every element of the columns copied out below.
+        // Not cleared: the kernel writes every element of the region copied out below.
         padded.resize(self.shape.out_channels * out_rows * padded_columns, 0.0);
         for range in &wanted {
-            let kernel = Kernel { conv: self, phases: &phases, out_rows, columns: range.clone(), output: &mut padded };
+            let kernel = Kernel {
+                conv: self,
+                phases: &phases,
+                out_rows,
+                rows: wanted_rows.clone(),
+                columns: range.clone(),
+                output: &mut padded,
+            };
             Arch::new().dispatch(kernel);
         }
         // Drop the columns computed only to fill whole vectors.
-        for (row, target) in padded.chunks_exact(padded_columns).zip(out.chunks_exact_mut(out_columns)) {
+        let rows_of = padded.chunks_exact(padded_columns).zip(out.chunks_exact_mut(out_columns)).enumerate();
+        for (_, (row, target)) in rows_of.filter(|(i, _)| wanted_rows.contains(&(i % out_rows))) {
             for range in &wanted {
                 target[range.clone()].copy_from_slice(&row[range.clone()]);
             }
@@ -135,6 +164,13 @@ impl Conv2d {
         scratch.phases = phases.data;
         scratch.padded = padded;
     }
+}
+
+/// The part of a convolution's output to compute: output rows, and ranges of output columns.
+#[derive(Debug, Clone)]
+pub struct Region<'a> {
+    pub rows: std::ops::Range<usize>,
+    pub columns: &'a [std::ops::Range<usize>],
 }
 
 /// Working memory of [`Conv2d::forward_into`], reused from call to call.
@@ -234,6 +270,8 @@ struct Kernel<'a> {
     conv: &'a Conv2d,
     phases: &'a Phases,
     out_rows: usize,
+    /// The output rows to compute.
+    rows: std::ops::Range<usize>,
     /// The output columns to compute (rounded out to whole vectors).
     columns: std::ops::Range<usize>,
     output: &'a mut [f32],
@@ -273,7 +311,8 @@ fn load<S: Simd>(values: &[f32], at: usize) -> S::f32s {
 /// Output columns `columns` (whole tiles of `FB` vectors) of every row and output channel.
 #[inline(always)]
 fn tiles<S: Simd, const OB: usize, const FB: usize>(simd: S, k: &mut Kernel<'_>, columns: std::ops::Range<usize>) {
-    let Kernel { conv, phases, out_rows, output, .. } = k;
+    let Kernel { conv, phases, out_rows, output, rows, .. } = k;
+    let rows = rows.clone();
     let (conv, phases, out_rows) = (*conv, *phases, *out_rows);
     let ConvShape { in_channels, out_channels, kernel: [kr, kc], column_stride: stride, .. } = conv.shape;
     let lanes = S::F32_LANES;
@@ -309,7 +348,7 @@ fn tiles<S: Simd, const OB: usize, const FB: usize>(simd: S, k: &mut Kernel<'_>,
     let data = &phases.data[..];
     for tile in 0..out_channels / OB {
         let weights = &conv.weights[tile * tap_count * OB..][..tap_count * OB];
-        for row in 0..out_rows {
+        for row in rows.clone() {
             for (block, first) in columns.clone().step_by(width).enumerate() {
                 let mut acc = [[simd.splat_f32s(0.0); FB]; OB];
                 for (o, acc) in acc.iter_mut().enumerate() {
@@ -457,13 +496,37 @@ mod tests {
         let mut scratch = ConvScratch::default();
         for wanted in [vec![0..5], vec![3..40], vec![17..18], vec![50..70], vec![0..70], vec![0..3, 60..70]] {
             let mut out = vec![f32::NAN; expected.len()];
-            conv.forward_columns_into(&x, rows, columns, &wanted, &mut scratch, &mut out);
+            let region = Region { rows: 0..rows, columns: &wanted };
+            conv.forward_region_into(&x, rows, columns, region, &mut scratch, &mut out);
             for (i, (got, want)) in out.iter().zip(&expected).enumerate() {
                 if wanted.iter().any(|w| w.contains(&(i % columns))) {
                     assert!((got - want).abs() < 1e-4, "{wanted:?}: column {} is {got}, not {want}", i % columns);
                 } else {
                     assert!(got.is_nan(), "{wanted:?}: column {} was written", i % columns);
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn computes_only_the_rows_asked_for_and_zeroes_the_rest() {
+        let shape = ConvShape { in_channels: 2, out_channels: 3, kernel: [5, 3], column_stride: 2, padding: [2, 1] };
+        let (rows, columns) = (12, 40);
+        let weight = pseudo_random(3 * 2 * 5 * 3, 4);
+        let bias = pseudo_random(3, 5);
+        let x = pseudo_random(2 * rows * columns, 6);
+        let expected = naive(&shape, &weight, &bias, &x, rows, columns);
+        let [_, out_columns] = shape.output_size(rows, columns);
+        let conv = Conv2d::new(shape, &weight, &bias);
+        let mut scratch = ConvScratch::default();
+        for wanted in [0..12, 0..1, 3..9, 11..12] {
+            let mut out = vec![f32::NAN; 7];
+            conv.forward_rows_into(&x, rows, columns, wanted.clone(), &mut scratch, &mut out);
+            assert_eq!(out.len(), expected.len());
+            for (i, (got, want)) in out.iter().zip(&expected).enumerate() {
+                let row = i / out_columns % rows;
+                let want = if wanted.contains(&row) { *want } else { 0.0 };
+                assert!((got - want).abs() < 1e-4, "{wanted:?}: row {row} is {got}, not {want}");
             }
         }
     }

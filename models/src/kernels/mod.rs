@@ -5,4 +5,4 @@
 
 pub mod conv;
 
-pub use conv::{Conv2d, ConvScratch, ConvShape};
+pub use conv::{Conv2d, ConvScratch, ConvShape, Region};
