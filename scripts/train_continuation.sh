@@ -14,8 +14,8 @@ WHOLE=1 ensure_corpus
 cargo build -p cadenza-models --locked --bin train-continuation
 train="$CARGO_TARGET_DIR/debug/train-continuation"
 run=data/runs/continuation
-"$train" train --corpus data/corpus --out "$run" --steps "${STEPS:-5000}" --validate-every 250
-"$train" evaluate --corpus data/corpus --model "$run"
+"$train" train --corpus data/corpus --out "$run" --steps "${STEPS:-4000}" --validate-every 250
+"$train" evaluate --corpus data/corpus --model "$run" --samples 32
 mkdir -p assets/models/continuation
 cp "$run"/{model.bpk,config.json,training.json,evaluation.json} assets/models/continuation/
 echo "shipped model updated in assets/models/continuation/"

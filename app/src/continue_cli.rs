@@ -31,6 +31,9 @@ pub struct ContinueArgs {
     pub temperature: f32,
     #[arg(long, default_value_t = 0.95)]
     pub top_p: f32,
+    /// How strongly the style is followed: 0 = as the model predicts, 1 = the default.
+    #[arg(long, default_value_t = GenerationOptions::default().style_guidance)]
+    pub style_strength: f32,
     /// How many variations (seed, seed + 1, …).
     #[arg(short = 'n', long, default_value_t = 1)]
     pub variants: usize,
@@ -83,6 +86,7 @@ pub fn run(config: EngineConfig, args: &ContinueArgs) -> Result<()> {
             bars: args.bars.max(1),
             temperature: args.temperature.max(0.0),
             top_p: args.top_p.clamp(0.01, 1.0),
+            style_guidance: args.style_strength.clamp(0.0, 4.0),
             seed: args.seed,
             ..GenerationOptions::default()
         },

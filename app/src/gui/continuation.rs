@@ -25,6 +25,7 @@ pub struct Panel {
     pub variations: usize,
     pub temperature: f32,
     pub top_p: f32,
+    pub style_strength: f32,
     pub seed: u64,
     /// The job generating, and what it asked for.
     pub running: Option<(JobId, ContinuationRequest)>,
@@ -48,6 +49,7 @@ impl Default for Panel {
             variations: 3,
             temperature: 1.0,
             top_p: 0.95,
+            style_strength: GenerationOptions::default().style_guidance,
             seed: 1,
             running: None,
             streamed: Vec::new(),
@@ -105,6 +107,7 @@ impl CadenzaApp {
                 bars: panel.bars,
                 temperature: panel.temperature,
                 top_p: panel.top_p,
+                style_guidance: panel.style_strength,
                 seed: panel.seed,
                 ..GenerationOptions::default()
             },
@@ -233,6 +236,8 @@ pub fn show(app: &mut CadenzaApp, ui: &mut egui::Ui) {
     ui.add(egui::Slider::new(&mut panel.variations, 1..=8).text("Variations"));
     ui.add(egui::Slider::new(&mut panel.temperature, 0.0..=1.5).text("Temperature"));
     ui.add(egui::Slider::new(&mut panel.top_p, 0.5..=1.0).text("Top-p"));
+    ui.add(egui::Slider::new(&mut panel.style_strength, 0.0..=2.0).text("Style strength"))
+        .on_hover_text("0: as the model predicts; higher follows the style more, away from the catch-all style");
     ui.add(egui::DragValue::new(&mut panel.seed).prefix("Seed "));
     ui.horizontal(|ui| {
         let running = app.continuation.running.clone();

@@ -14,6 +14,7 @@ use anyhow::{Context, Result};
 use burn::tensor::Device;
 use cadenza_models::continuation::dataset::load_split;
 use cadenza_models::continuation::evaluate::{Evaluation, EvaluationSetup, evaluate};
+use cadenza_models::continuation::generate::GenerationOptions;
 use cadenza_models::continuation::train::{TrainOptions, train};
 use cadenza_models::continuation::{ContinuationConfig, shipped};
 use cadenza_models::data::{Corpus, Split};
@@ -67,6 +68,9 @@ enum Command {
         ngram_order: usize,
         #[arg(long, default_value_t = 512)]
         sequences: usize,
+        /// Style strength of the continuations (0 = none; the app's default is 1).
+        #[arg(long, default_value_t = GenerationOptions::default().style_guidance)]
+        style_guidance: f32,
     },
 }
 
@@ -113,7 +117,7 @@ fn main() -> Result<()> {
                 out.display()
             );
         }
-        Command::Evaluate { corpus, model, samples, bars, ngram_order, sequences } => {
+        Command::Evaluate { corpus, model, samples, bars, ngram_order, sequences, style_guidance } => {
             let corpus = Corpus::open(&corpus)?;
             let device = Device::flex();
             let config = std::fs::read_to_string(model.join("config.json"))
@@ -133,6 +137,7 @@ fn main() -> Result<()> {
                 bars,
                 ngram_order,
                 sequences,
+                style_guidance,
             };
             let evaluation = evaluate(setup, |line| eprintln!("{line}"));
             std::fs::write(model.join("evaluation.json"), serde_json::to_string_pretty(&evaluation)?)?;
@@ -175,10 +180,11 @@ fn table(e: &Evaluation) -> String {
     }
     let _ = writeln!(
         out,
-        "\nchance: {:.0} %; {} samples per style, {} bars each",
+        "\nchance: {:.0} %; {} samples per style, {} bars each, style strength {}",
         100.0 * e.chance,
         e.samples_per_style,
-        e.bars
+        e.bars,
+        e.style_guidance
     );
     out
 }

@@ -53,6 +53,9 @@ pub struct Evaluation {
     pub styles: Vec<StyleRow>,
     pub samples_per_style: usize,
     pub bars: u32,
+    /// The generation's style guidance (0 = none).
+    #[serde(default)]
+    pub style_guidance: f32,
 }
 
 /// The notes of `bars` bars from `from_bar`, moved to start at zero.
@@ -104,10 +107,12 @@ pub struct EvaluationSetup<'a> {
     pub bars: u32,
     pub ngram_order: usize,
     pub sequences: usize,
+    pub style_guidance: f32,
 }
 
 pub fn evaluate(setup: EvaluationSetup<'_>, mut log: impl FnMut(&str)) -> Evaluation {
-    let EvaluationSetup { model, train, test, device, samples_per_style, bars, ngram_order, sequences } = setup;
+    let EvaluationSetup { model, train, test, device, samples_per_style, bars, ngram_order, sequences, style_guidance } =
+        setup;
     let test_set = evaluation_sequences(test.clone(), sequences, model.context + 1, 99);
     let transformer_nll = mean_nll(model, &test_set, 16, device);
     log(&format!("transformer: {transformer_nll:.3} nats/token on {} test sequences", test_set.len()));
@@ -135,6 +140,7 @@ pub fn evaluate(setup: EvaluationSetup<'_>, mut log: impl FnMut(&str)) -> Evalua
                 temperature: 1.0,
                 top_p: 0.95,
                 enforce_instruments: enforce,
+                style_guidance,
                 ..GenerationOptions::default()
             };
             continue_prompt(model, prompt, &options, device, &cancel, |_| {}).map(|g| g.notes).unwrap_or_default()
@@ -220,5 +226,6 @@ pub fn evaluate(setup: EvaluationSetup<'_>, mut log: impl FnMut(&str)) -> Evalua
         styles: rows,
         samples_per_style,
         bars,
+        style_guidance,
     }
 }

@@ -14,7 +14,7 @@ use thiserror::Error;
 
 use super::codec::{EventReader, GridNote, Header, encode_events};
 use super::model::{ContinuationModel, KvCache};
-use super::vocab::{Instrument, Token, VOCAB_SIZE};
+use super::vocab::{Instrument, Token, VOCAB_SIZE, style_index};
 
 #[derive(Debug, Error, PartialEq)]
 pub enum GenerateError {
@@ -36,11 +36,24 @@ pub struct GenerationOptions {
     pub max_tokens: usize,
     /// Only the header's instruments may play (off only to measure what the model does alone).
     pub enforce_instruments: bool,
+    /// Style strength: the scores move this far past the requested style's, away from what
+    /// the same model predicts for the catch-all "other" style (as classifier-free guidance
+    /// does with an unconditional model). 0 is off; above 0 each token costs two passes. At 1
+    /// the requested style is recognised clearly more often (the model card has the table).
+    pub style_guidance: f32,
 }
 
 impl Default for GenerationOptions {
     fn default() -> Self {
-        Self { bars: 4, temperature: 1.0, top_p: 0.95, seed: 0, max_tokens: 4096, enforce_instruments: true }
+        Self {
+            bars: 4,
+            temperature: 1.0,
+            top_p: 0.95,
+            seed: 0,
+            max_tokens: 4096,
+            enforce_instruments: true,
+            style_guidance: 1.0,
+        }
     }
 }
 
@@ -167,6 +180,41 @@ fn prompt_tokens(prompt: &Prompt, budget: usize) -> (Vec<Token>, u32, Vec<Prompt
     (tokens, dropped_bars, notices)
 }
 
+/// The same tokens with the style token swapped for the catch-all style: what guidance
+/// steers away from.
+fn contrast_ids(ids: &[u32]) -> Vec<u32> {
+    let other = style_index("other").unwrap_or(0);
+    ids.iter()
+        .map(|&id| match Token::from_id(id) {
+            Some(Token::Style(_)) => Token::Style(other).id(),
+            _ => id,
+        })
+        .collect()
+}
+
+/// A second pass over the contrast sequence, when guidance is on and means anything.
+struct Guidance {
+    strength: f32,
+    cache: KvCache,
+}
+
+impl Guidance {
+    fn new(strength: f32, header: &Header) -> Option<Self> {
+        let other = style_index("other");
+        (strength > 0.0 && Some(header.style) != other).then(|| Self { strength, cache: KvCache::default() })
+    }
+
+    /// `logits` moved away from the contrast's scores for the same `ids`.
+    fn apply(&mut self, model: &ContinuationModel, ids: &[u32], logits: &mut [f32], device: &Device) {
+        let contrast = model.step(&contrast_ids(ids), &mut self.cache, device);
+        if contrast.len() == logits.len() {
+            for (l, c) in logits.iter_mut().zip(contrast) {
+                *l += self.strength * (*l - c);
+            }
+        }
+    }
+}
+
 /// Continues `prompt` for `options.bars` bars, handing each note to `on_note` as it is made.
 pub fn continue_prompt(
     model: &ContinuationModel,
@@ -193,8 +241,12 @@ pub fn continue_prompt(
     // Notes end with the last requested bar.
     let end_tick = (dropped_bars + end_bar) * prompt.bar_ticks;
     let mut cache = KvCache::default();
+    let mut guidance = Guidance::new(options.style_guidance, &prompt.header);
     let ids: Vec<u32> = sequence.iter().map(|t| t.id()).collect();
     let mut logits = model.step(&ids, &mut cache, device);
+    if let Some(g) = guidance.as_mut() {
+        g.apply(model, &ids, &mut logits, device);
+    }
     let (mut notes, mut generated, mut first_note) = (Vec::new(), 0usize, None);
     while generated < options.max_tokens {
         if cancel.load(Ordering::Relaxed) {
@@ -230,8 +282,15 @@ pub fn continue_prompt(
             cache = KvCache::default();
             let ids: Vec<u32> = window.iter().map(|t| t.id()).collect();
             logits = model.step(&ids, &mut cache, device);
+            if let Some(g) = guidance.as_mut() {
+                g.cache = KvCache::default();
+                g.apply(model, &ids, &mut logits, device);
+            }
         } else {
             logits = model.step(&[token.id()], &mut cache, device);
+            if let Some(g) = guidance.as_mut() {
+                g.apply(model, &[token.id()], &mut logits, device);
+            }
         }
     }
     Ok(Generated {
