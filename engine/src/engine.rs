@@ -390,7 +390,7 @@ struct EngineThread {
     path: Option<PathBuf>,
     history: History,
     /// The ML runtime, once chosen (on a thread of its own: probing the drivers takes tens of
-    /// milliseconds that a transcription spends decoding its file).
+    /// milliseconds, which a transcription spends running on the CPU instead of waiting).
     #[cfg(feature = "ml")]
     runtime: crate::runtime_slot::RuntimeSlot,
     queue: Option<Sender<Queued>>,
@@ -599,7 +599,7 @@ impl EngineThread {
             Command::Submit { id, job } => self.enqueue(id, job),
             #[cfg(feature = "ml")]
             Command::Transcribe { id, path, options } => {
-                // The job decodes ahead while the backend is still being chosen.
+                // The job starts on the CPU while the backend is still being chosen.
                 self.choose_backend();
                 let runtime = self.runtime.clone();
                 self.enqueue(

@@ -1,5 +1,5 @@
 //! The ML runtime, chosen once on a thread of its own and shared with the jobs that need it.
-//! Probing the graphics drivers takes tens of milliseconds; a transcription decodes its file
+//! Probing the graphics drivers takes tens of milliseconds; a transcription runs on the CPU
 //! meanwhile instead of waiting.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,14 +15,17 @@ pub struct RuntimeSlot {
 
 impl RuntimeSlot {
     /// Runs `choose` on a new thread and keeps its answer; later calls do nothing. If no
-    /// thread can be started, the CPU is used, which needs no choosing.
+    /// thread can be started, or `choose` panics, the CPU is used (which needs no choosing),
+    /// so [`RuntimeSlot::wait`] always returns.
     pub fn choose(&self, choose: impl FnOnce() -> MlRuntime + Send + 'static) {
         if self.started.swap(true, Ordering::AcqRel) {
             return;
         }
         let slot = Arc::clone(&self.runtime);
         let spawned = std::thread::Builder::new().name("cadenza-backend".into()).spawn(move || {
-            let _ = slot.set(choose());
+            let runtime = std::panic::catch_unwind(std::panic::AssertUnwindSafe(choose))
+                .unwrap_or_else(|_| select_backend(BackendPreference::Cpu, &[]));
+            let _ = slot.set(runtime);
         });
         if spawned.is_err() {
             let _ = self.runtime.set(select_backend(BackendPreference::Cpu, &[]));
