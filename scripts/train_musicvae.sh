@@ -17,8 +17,8 @@ train="$CARGO_TARGET_DIR/debug/train-musicvae"
 runs=data/runs
 "$train" train --corpus "$corpus" --out "$runs/mel_2bar" --bars 2 --steps "${STEPS_2BAR:-8000}" \
     --free-bits 96 --max-beta 0.2 --decay 0.9999 --validate-every 500
-"$train" train --corpus "$corpus" --out "$runs/mel_16bar" --bars 16 --steps "${STEPS_16BAR:-3000}" --batch 32
-"$train" train --corpus "$corpus" --out "$runs/mel_16bar_flat" --bars 16 --flat --steps "${STEPS_16BAR:-3000}" --batch 32
+"$train" train --corpus "$corpus" --out "$runs/mel_16bar" --bars 16 --steps "${STEPS_16BAR:-2000}" --batch 32 --hidden 128
+"$train" train --corpus "$corpus" --out "$runs/mel_16bar_flat" --bars 16 --flat --steps "${STEPS_16BAR:-2000}" --batch 32 --hidden 128
 for run in mel_2bar mel_16bar mel_16bar_flat; do
     "$train" evaluate --corpus "$corpus" --model "$runs/$run"
 done
