@@ -192,26 +192,47 @@ fn contrast_ids(ids: &[u32]) -> Vec<u32> {
         .collect()
 }
 
-/// A second pass over the contrast sequence, when guidance is on and means anything.
-struct Guidance {
-    strength: f32,
+/// The next token's scores, step by step through the cache, with style guidance applied (a
+/// second pass over the contrast sequence, when guidance is on and means anything).
+struct Scorer<'a> {
+    model: &'a ContinuationModel,
+    device: &'a Device,
     cache: KvCache,
+    /// Guidance strength and the contrast sequence's cache.
+    guidance: Option<(f32, KvCache)>,
 }
 
-impl Guidance {
-    fn new(strength: f32, header: &Header) -> Option<Self> {
-        let other = style_index("other");
-        (strength > 0.0 && Some(header.style) != other).then(|| Self { strength, cache: KvCache::default() })
+impl<'a> Scorer<'a> {
+    fn new(model: &'a ContinuationModel, device: &'a Device, strength: f32, header: &Header) -> Self {
+        let steer = strength > 0.0 && Some(header.style) != style_index("other");
+        let guidance = steer.then(|| (strength, KvCache::default()));
+        Self { model, device, cache: KvCache::default(), guidance }
     }
 
-    /// `logits` moved away from the contrast's scores for the same `ids`.
-    fn apply(&mut self, model: &ContinuationModel, ids: &[u32], logits: &mut [f32], device: &Device) {
-        let contrast = model.step(&contrast_ids(ids), &mut self.cache, device);
-        if contrast.len() == logits.len() {
-            for (l, c) in logits.iter_mut().zip(contrast) {
-                *l += self.strength * (*l - c);
+    /// Reads `ids` after what was read before; the scores for the token after them.
+    fn next(&mut self, ids: &[u32]) -> Vec<f32> {
+        let mut logits = self.model.step(ids, &mut self.cache, self.device);
+        if let Some((strength, cache)) = self.guidance.as_mut() {
+            let contrast = self.model.step(&contrast_ids(ids), cache, self.device);
+            if contrast.len() == logits.len() {
+                for (l, c) in logits.iter_mut().zip(contrast) {
+                    *l += *strength * (*l - c);
+                }
             }
         }
+        logits
+    }
+
+    /// Forgets what was read (the window slides).
+    fn restart(&mut self) {
+        self.cache = KvCache::default();
+        if let Some((_, cache)) = self.guidance.as_mut() {
+            *cache = KvCache::default();
+        }
+    }
+
+    fn length(&self) -> usize {
+        self.cache.length
     }
 }
 
@@ -240,13 +261,9 @@ pub fn continue_prompt(
     let end_bar = reader.bars + options.bars;
     // Notes end with the last requested bar.
     let end_tick = (dropped_bars + end_bar) * prompt.bar_ticks;
-    let mut cache = KvCache::default();
-    let mut guidance = Guidance::new(options.style_guidance, &prompt.header);
+    let mut scorer = Scorer::new(model, device, options.style_guidance, &prompt.header);
     let ids: Vec<u32> = sequence.iter().map(|t| t.id()).collect();
-    let mut logits = model.step(&ids, &mut cache, device);
-    if let Some(g) = guidance.as_mut() {
-        g.apply(model, &ids, &mut logits, device);
-    }
+    let mut logits = scorer.next(&ids);
     let (mut notes, mut generated, mut first_note) = (Vec::new(), 0usize, None);
     while generated < options.max_tokens {
         if cancel.load(Ordering::Relaxed) {
@@ -273,24 +290,17 @@ pub fn continue_prompt(
             notes.push(note);
         }
         sequence.push(token);
-        if cache.length >= context {
+        if scorer.length() >= context {
             // Slide: the header and the most recent half context, from a bar line, re-read.
             let keep_from = sequence.len() - context / 2;
             let bar = (keep_from..sequence.len()).find(|&i| sequence[i] == Token::Bar).unwrap_or(keep_from);
             let mut window: Vec<Token> = sequence[..header_len].to_vec();
             window.extend_from_slice(&sequence[bar + 1..]);
-            cache = KvCache::default();
+            scorer.restart();
             let ids: Vec<u32> = window.iter().map(|t| t.id()).collect();
-            logits = model.step(&ids, &mut cache, device);
-            if let Some(g) = guidance.as_mut() {
-                g.cache = KvCache::default();
-                g.apply(model, &ids, &mut logits, device);
-            }
+            logits = scorer.next(&ids);
         } else {
-            logits = model.step(&[token.id()], &mut cache, device);
-            if let Some(g) = guidance.as_mut() {
-                g.apply(model, &[token.id()], &mut logits, device);
-            }
+            logits = scorer.next(&[token.id()]);
         }
     }
     Ok(Generated {
