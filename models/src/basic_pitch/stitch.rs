@@ -235,8 +235,8 @@ impl Stitcher {
             (&mut self.onset, &window.onset, NOTE_BINS),
             (&mut self.contour, &window.contour, CONTOUR_BINS),
         ] {
-            let from = EDGE_FRAMES * bins;
-            target.extend_from_slice(&values[from..from + KEPT_FRAMES * bins]);
+            // The frames `run_windows` is asked to make exact.
+            target.extend_from_slice(&values[KEPT.start * bins..KEPT.end * bins]);
         }
     }
 
