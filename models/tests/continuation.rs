@@ -4,7 +4,7 @@
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use cadenza_models::continuation::codec::{GridNote, Header, decode, encode, to_ticks};
-use cadenza_models::continuation::dataset::grid_work;
+use cadenza_models::continuation::dataset::{GridWork, grid_work};
 use cadenza_models::continuation::train::{TrainOptions, train};
 use cadenza_models::continuation::vocab::{DURATIONS, Instrument, Token, VOCAB_SIZE, style_index};
 use cadenza_models::continuation::{ContinuationConfig, KvCache};
@@ -53,10 +53,7 @@ fn chords_instruments_velocities_and_long_rests_round_trip() {
 /// duration the nearest in the table (here all exact: chorale durations are on the grid).
 #[test]
 fn a_corpus_chorale_round_trips_within_the_grid() {
-    let dir = tempfile::tempdir().unwrap();
-    write_corpus(dir.path());
-    let corpus = Corpus::open(dir.path()).unwrap();
-    let work = grid_work(&corpus, &corpus.works[0]).unwrap();
+    let work = corpus_chorale();
     // The demo file names its parts' programs (strings); corpus files without them are sung.
     assert_eq!(work.header.instruments, vec![Instrument::Violin, Instrument::Viola, Instrument::Cello]);
     assert!(work.notes.len() > 150, "{} notes", work.notes.len());
@@ -89,6 +86,14 @@ fn off_grid_times_move_by_at_most_half_a_tick() {
         let ticks = to_ticks(quarters);
         assert!((f64::from(ticks) / 12.0 - quarters).abs() <= 1.0 / 24.0 + 1e-9, "{quarters} → {ticks}");
     }
+}
+
+/// The test corpus's chorale as the model reads it.
+fn corpus_chorale() -> GridWork {
+    let dir = tempfile::tempdir().unwrap();
+    write_corpus(dir.path());
+    let corpus = Corpus::open(dir.path()).unwrap();
+    grid_work(&corpus, &corpus.works[0]).unwrap()
 }
 
 fn tiny() -> ContinuationConfig {
@@ -160,10 +165,7 @@ fn training_lowers_the_validation_loss_and_resumes() {
 #[test]
 fn the_ngram_baseline_is_normalised_and_learns() {
     use cadenza_models::continuation::ngram::NgramModel;
-    let dir = tempfile::tempdir().unwrap();
-    write_corpus(dir.path());
-    let corpus = Corpus::open(dir.path()).unwrap();
-    let work = grid_work(&corpus, &corpus.works[0]).unwrap();
+    let work = corpus_chorale();
     let sequence = work.sequence(0, usize::MAX, 0, 0);
     let model = NgramModel::train(4, [sequence.as_slice()]);
     let ids: Vec<u32> = sequence.iter().map(|t| t.id()).collect();
@@ -180,10 +182,7 @@ fn the_ngram_baseline_is_normalised_and_learns() {
 fn the_style_classifier_separates_two_kinds_of_music() {
     use cadenza_models::continuation::evaluate::{labelled_segments, segment};
     use cadenza_models::continuation::style_classifier::{StyleClassifier, estimate_key, features};
-    let dir = tempfile::tempdir().unwrap();
-    write_corpus(dir.path());
-    let corpus = Corpus::open(dir.path()).unwrap();
-    let chorale = grid_work(&corpus, &corpus.works[0]).unwrap();
+    let chorale = corpus_chorale();
     // The chorale's key is found (bwv 7.7 is in E minor / G major: both share the notes).
     let key = estimate_key(&chorale.notes).unwrap();
     assert!(chorale.notes.iter().filter(|n| key.contains(n.pitch)).count() * 10 > chorale.notes.len() * 8);
@@ -212,10 +211,7 @@ fn the_style_classifier_separates_two_kinds_of_music() {
 fn style_features_ignore_note_order() {
     use cadenza_models::continuation::evaluate::segment;
     use cadenza_models::continuation::style_classifier::features;
-    let dir = tempfile::tempdir().unwrap();
-    write_corpus(dir.path());
-    let corpus = Corpus::open(dir.path()).unwrap();
-    let chorale = grid_work(&corpus, &corpus.works[0]).unwrap();
+    let chorale = corpus_chorale();
     let by_part = segment(&chorale, 0, 8);
     let mut in_time = by_part.clone();
     in_time.sort_by_key(|n| (n.start, std::cmp::Reverse(n.pitch)));
