@@ -106,9 +106,16 @@ fn training_checkpoints_and_resumes_where_it_stopped() {
     assert!(resumed.seconds >= first.seconds);
     // The checkpoint loads, and another configuration is refused.
     load_record_file(&out.join("model.bpk"), &tiny(2, false), &Device::flex()).unwrap();
-    let other = train(&corpus, tiny(2, false).with_latent(8), options, &out, |_| {}, |_| {});
+    let other = train(&corpus, tiny(2, false).with_latent(8), options.clone(), &out, |_| {}, |_| {});
     assert!(other.is_err());
     assert!(!out.join("model.partial").exists());
+    // A new KL budget for the same network resumes, and the change is recorded.
+    let wider = tiny(2, false).with_free_bits(99.0);
+    let widened = train(&corpus, wider, TrainOptions { steps: 8, ..options }, &out, |_| {}, |_| {}).unwrap();
+    assert_eq!(widened.step, 8);
+    assert_eq!(widened.history.iter().map(|p| p.step).collect::<Vec<_>>(), vec![2, 4, 6, 8]);
+    assert_eq!(widened.objective_changes.len(), 1);
+    assert_eq!((widened.objective_changes[0].step, widened.objective_changes[0].free_bits), (6, 99.0));
 }
 
 /// The plain-Rust decoder the app uses is the same model as Burn's decode: on both shipped

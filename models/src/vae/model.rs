@@ -52,6 +52,15 @@ impl MusicVaeConfig {
         self.bars * STEPS_PER_BAR
     }
 
+    /// The same network, whatever the KL settings: weights trained under one config load into
+    /// the other, so a run can resume with a new KL budget.
+    pub fn same_network(&self, other: &Self) -> bool {
+        let network = |c: &Self| {
+            (c.bars, c.hierarchical, c.embedding, c.encoder_hidden, c.conductor_hidden, c.decoder_hidden, c.latent)
+        };
+        network(self) == network(other)
+    }
+
     /// Whether the encoder reads bar by bar (for inputs longer than 2 bars).
     fn hierarchical_encoder(&self) -> bool {
         self.bars > 2

@@ -84,6 +84,18 @@ pub struct TrainingState {
     pub seconds: f64,
     pub windows_per_second: f64,
     pub history: Vec<ValidationPoint>,
+    /// Each time a resumed run changed the KL settings: from which step, and to what.
+    #[serde(default)]
+    pub objective_changes: Vec<ObjectiveChange>,
+}
+
+/// A resumed run's new KL settings (free bits and weight), from `step` on.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ObjectiveChange {
+    pub step: usize,
+    pub free_bits: f64,
+    pub max_beta: f64,
+    pub beta_rate: f64,
 }
 
 /// What the progress callback sees after each step.
@@ -133,13 +145,26 @@ pub fn train(
         seconds: 0.0,
         windows_per_second: 0.0,
         history: Vec::new(),
+        objective_changes: Vec::new(),
     };
-    if let Some((m, o, s)) = checkpoint::resume(out_dir, model.clone(), |s: &TrainingState| s.config == config)? {
+    // A checkpoint of the same network resumes even if the KL settings changed (a run can
+    // be given a larger latent budget once it has learnt to use the one it had).
+    let resumable = |s: &TrainingState| s.config.same_network(&config);
+    if let Some((m, o, s)) = checkpoint::resume(out_dir, model.clone(), resumable)? {
         model = m;
         optimizer = optimizer.load_record(o);
         state.step = s.step;
         state.seconds = s.seconds;
         state.history = s.history;
+        state.objective_changes = s.objective_changes;
+        if s.config != config {
+            state.objective_changes.push(ObjectiveChange {
+                step: s.step,
+                free_bits: config.free_bits,
+                max_beta: config.max_beta,
+                beta_rate: config.beta_rate,
+            });
+        }
     }
     std::fs::create_dir_all(out_dir).map_err(|e| checkpoint::write_error(out_dir, e))?;
 
