@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use cadenza_engine::continuation::{
-    ContinuationRequest, GenerationOptions, Instrument, STYLES, bar_length, bar_start, continuation_job,
-    parse_instruments, parse_style,
+    ContinuationRequest, GenerationOptions, Instrument, STYLE_DESCRIPTIONS, STYLES, bar_length, bar_start,
+    continuation_job, grouped_into, parse_instruments, parse_style,
 };
 use cadenza_engine::midi::write_song;
 use cadenza_engine::song::Song;
@@ -52,7 +52,10 @@ pub struct ContinueArgs {
 
 pub fn run(config: EngineConfig, args: &ContinueArgs) -> Result<()> {
     if args.list_styles {
-        println!("styles: {}", STYLES.join(", "));
+        println!("styles:");
+        for (name, about) in STYLES.iter().zip(STYLE_DESCRIPTIONS) {
+            println!("  {name:<12} {about}");
+        }
         let names: Vec<&str> = Instrument::ALL.iter().map(|i| i.name()).collect();
         println!("instruments: {}", names.join(", "));
         return Ok(());
@@ -61,6 +64,9 @@ pub fn run(config: EngineConfig, args: &ContinueArgs) -> Result<()> {
         bail!("give an input MIDI file and -o OUTPUT");
     };
     let style = parse_style(&args.style).map_err(|e| anyhow!(e))?;
+    if let Some(group) = grouped_into(&args.style) {
+        eprintln!("note: {} has too few works in the corpus for a style of its own; using {group}", args.style.trim());
+    }
     let instruments = parse_instruments(&args.instruments).map_err(|e| anyhow!(e))?;
     let engine = Engine::spawn(EngineConfig { choose_backend_at_start: false, ..config })
         .context("could not start the engine")?;

@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 pub use cadenza_models::continuation::generate::{GenerationOptions, PromptNotice};
 use cadenza_models::continuation::generate::{Prompt, continue_prompt};
 use cadenza_models::continuation::vocab::TICKS_PER_QUARTER;
-pub use cadenza_models::continuation::vocab::{Instrument, STYLES, style_index};
+pub use cadenza_models::continuation::vocab::{Instrument, STYLE_DESCRIPTIONS, STYLES, grouped_into, style_index};
 use cadenza_models::continuation::{ContinuationModel, GridNote, Header};
 
 use crate::engine::Event;

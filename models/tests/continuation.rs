@@ -222,11 +222,10 @@ fn style_features_ignore_note_order() {
     }
 }
 
-/// Style strength steers away from the catch-all style: it changes what the shipped model
-/// plays for a composer (same seed), changes nothing when the catch-all style itself is asked
-/// for, and stays reproducible.
+/// Style strength steers away from "any" style: it changes what the shipped model plays for
+/// a style (same seed), changes nothing when "any" itself is asked for, and stays reproducible.
 #[test]
-fn style_strength_steers_away_from_the_catch_all_style() {
+fn style_strength_steers_away_from_any_style() {
     use cadenza_models::continuation::generate::{GenerationOptions, Prompt, continue_prompt};
     use cadenza_models::continuation::shipped;
     use std::sync::atomic::AtomicBool;
@@ -243,5 +242,39 @@ fn style_strength_steers_away_from_the_catch_all_style() {
     assert!(!steered.is_empty());
     assert_ne!(plain, steered, "strength 1 should change the continuation");
     assert_eq!(steered, play("bach", 1.0), "reproducible");
-    assert_eq!(play("other", 0.0), play("other", 1.0), "nothing to steer away from");
+    assert_eq!(play("any", 0.0), play("any", 1.0), "nothing to steer away from");
+}
+
+/// Composers without a style of their own are accepted by name, as the style they are part of.
+#[test]
+fn grouped_composers_name_their_style() {
+    let classical = style_index("classical");
+    assert!(classical.is_some());
+    for composer in ["mozart", "Haydn", " beethoven", "schumann"] {
+        assert_eq!(style_index(composer), classical, "{composer}");
+    }
+    assert_eq!(style_index("other"), Some(cadenza_models::continuation::ANY_STYLE));
+    assert_eq!(style_index("jazz"), None);
+}
+
+/// Style dropout asks for "any" style in about the fraction of sequences it is given, and
+/// leaves the rest with their work's own style.
+#[test]
+fn style_dropout_asks_for_any_style() {
+    use cadenza_models::continuation::ANY_STYLE;
+    use cadenza_models::continuation::dataset::SequenceSampler;
+    use rand::SeedableRng;
+    let work = corpus_chorale();
+    let own = Token::Style(work.header.style);
+    let mut sampler = SequenceSampler::new(vec![work]);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+    let mut first_tokens = |dropout: f64| {
+        sampler.style_dropout = dropout;
+        (0..400).filter_map(|_| sampler.draw(&mut rng, 64)).map(|s| s[0]).collect::<Vec<Token>>()
+    };
+    assert!(first_tokens(0.0).iter().all(|&t| t == own));
+    let dropped = first_tokens(0.25);
+    let any = dropped.iter().filter(|&&t| t == Token::Style(ANY_STYLE)).count();
+    assert!((60..140).contains(&any), "{any} of 400 asked for any style");
+    assert_eq!(any + dropped.iter().filter(|&&t| t == own).count(), 400);
 }

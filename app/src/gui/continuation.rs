@@ -4,8 +4,8 @@
 //! undo step) or generated again.
 
 use cadenza_engine::continuation::{
-    ContinuationRequest, GenerationOptions, Instrument, MAX_INSTRUMENTS, STYLES, StreamedNote, Variation, bar_length,
-    bar_start, continuation_job,
+    ContinuationRequest, GenerationOptions, Instrument, MAX_INSTRUMENTS, STYLE_DESCRIPTIONS, STYLES, StreamedNote,
+    Variation, bar_length, bar_start, continuation_job,
 };
 use cadenza_engine::song::Track;
 use cadenza_engine::{Audition, Command, Edit, GestureId, JobId};
@@ -209,10 +209,11 @@ pub fn show(app: &mut CadenzaApp, ui: &mut egui::Ui) {
     ui.label(prompt);
     let panel = &mut app.continuation;
     egui::ComboBox::from_label("Style").selected_text(STYLES[panel.style.min(STYLES.len() - 1)]).show_ui(ui, |ui| {
-        for (i, name) in STYLES.iter().enumerate() {
-            ui.selectable_value(&mut panel.style, i, *name);
+        for (i, (name, about)) in STYLES.iter().zip(STYLE_DESCRIPTIONS).enumerate() {
+            ui.selectable_value(&mut panel.style, i, *name).on_hover_text(about);
         }
     });
+    ui.weak(STYLE_DESCRIPTIONS[panel.style.min(STYLES.len() - 1)]);
     ui.label(if panel.instruments.is_empty() {
         "Instruments: the prompt's own".to_string()
     } else {

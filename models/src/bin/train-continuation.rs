@@ -13,10 +13,11 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use burn::tensor::Device;
 use cadenza_models::continuation::dataset::load_split;
-use cadenza_models::continuation::evaluate::{Evaluation, EvaluationSetup, evaluate};
+use cadenza_models::continuation::evaluate::{Evaluation, EvaluationSetup, classifier_report, evaluate};
 use cadenza_models::continuation::generate::GenerationOptions;
+use cadenza_models::continuation::regroup::regroup_v1_checkpoint;
 use cadenza_models::continuation::train::{TrainOptions, train};
-use cadenza_models::continuation::{ContinuationConfig, shipped};
+use cadenza_models::continuation::{ContinuationConfig, STYLES, shipped};
 use cadenza_models::data::{Corpus, Split};
 use cadenza_models::progress::TrainingProgress;
 use clap::{Parser, Subcommand};
@@ -52,6 +53,9 @@ enum Command {
         heads: usize,
         #[arg(long, default_value_t = 256)]
         context: usize,
+        /// The fraction of training sequences asked for "any" style instead of their own.
+        #[arg(long, default_value_t = TrainOptions::default().style_dropout)]
+        style_dropout: f64,
     },
     /// Score a trained model on the test split; writes evaluation.json beside it.
     Evaluate {
@@ -71,12 +75,43 @@ enum Command {
         /// Style strength of the continuations (0 = none; the app's default is 1).
         #[arg(long, default_value_t = GenerationOptions::default().style_guidance)]
         style_guidance: f32,
+        /// Score on the validation split instead of the test split (more openings for the
+        /// smaller styles; the validation works are held out from training too). The result
+        /// goes to evaluation-valid.json.
+        #[arg(long)]
+        validation: bool,
+    },
+    /// Move a checkpoint of the first style vocabulary (one style per composer) to the current
+    /// one, as a checkpoint in --out that `train` resumes from.
+    Regroup {
+        #[arg(long)]
+        from: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Fit the style classifier on the training split and score it on real held-out passages
+    /// (validation and test), style by style, with what it mistook them for.
+    Classifier {
+        #[arg(long, default_value = "data/corpus")]
+        corpus: PathBuf,
     },
 }
 
 fn main() -> Result<()> {
     match Cli::parse().command {
-        Command::Train { corpus, out, steps, batch, lr, validate_every, d_model, layers, heads, context } => {
+        Command::Train {
+            corpus,
+            out,
+            steps,
+            batch,
+            lr,
+            validate_every,
+            d_model,
+            layers,
+            heads,
+            context,
+            style_dropout,
+        } => {
             let corpus = Corpus::open(&corpus)?;
             let config = ContinuationConfig::new()
                 .with_d_model(d_model)
@@ -84,7 +119,14 @@ fn main() -> Result<()> {
                 .with_heads(heads)
                 .with_d_ff(4 * d_model)
                 .with_context(context);
-            let options = TrainOptions { steps, batch, learning_rate: lr, validate_every, ..TrainOptions::default() };
+            let options = TrainOptions {
+                steps,
+                batch,
+                learning_rate: lr,
+                validate_every,
+                style_dropout,
+                ..TrainOptions::default()
+            };
             let progress = TrainingProgress::new(steps, 50);
             let state = train(
                 &corpus,
@@ -117,7 +159,7 @@ fn main() -> Result<()> {
                 out.display()
             );
         }
-        Command::Evaluate { corpus, model, samples, bars, ngram_order, sequences, style_guidance } => {
+        Command::Evaluate { corpus, model, samples, bars, ngram_order, sequences, style_guidance, validation } => {
             let corpus = Corpus::open(&corpus)?;
             let device = Device::flex();
             let config = std::fs::read_to_string(model.join("config.json"))
@@ -126,7 +168,7 @@ fn main() -> Result<()> {
                 std::fs::read(model.join("model.bpk")).with_context(|| format!("{}: no model.bpk", model.display()))?;
             let network = shipped::from_bytes(&record, &config, &device).map_err(anyhow::Error::msg)?;
             let train_works = load_split(&corpus, Split::Train);
-            let test = load_split(&corpus, Split::Test);
+            let test = load_split(&corpus, if validation { Split::Valid } else { Split::Test });
             let started = std::time::Instant::now();
             let setup = EvaluationSetup {
                 model: &network,
@@ -140,9 +182,31 @@ fn main() -> Result<()> {
                 style_guidance,
             };
             let evaluation = evaluate(setup, |line| eprintln!("{line}"));
-            std::fs::write(model.join("evaluation.json"), serde_json::to_string_pretty(&evaluation)?)?;
+            let file = if validation { "evaluation-valid.json" } else { "evaluation.json" };
+            std::fs::write(model.join(file), serde_json::to_string_pretty(&evaluation)?)?;
             println!("{}", table(&evaluation));
             eprintln!("evaluated in {:.1} min", started.elapsed().as_secs_f64() / 60.0);
+        }
+        Command::Regroup { from, out } => {
+            let state = regroup_v1_checkpoint(&from, &out)?;
+            println!(
+                "moved {} (step {}) to the styles {}; resume with `train --out {}`",
+                from.display(),
+                state.step,
+                STYLES.join(", "),
+                out.display()
+            );
+        }
+        Command::Classifier { corpus } => {
+            let corpus = Corpus::open(&corpus)?;
+            let train_works = load_split(&corpus, Split::Train);
+            for split in [Split::Valid, Split::Test] {
+                let held_out = load_split(&corpus, split);
+                println!("{split:?}:");
+                for row in classifier_report(&train_works, &held_out) {
+                    println!("{row}");
+                }
+            }
         }
     }
     Ok(())
@@ -155,7 +219,7 @@ fn table(e: &Evaluation) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "test NLL: transformer {:.3} vs {}-gram {:.3} nats/token ({} sequences); training data {} tokens for {} notes\n",
+        "held-out NLL: transformer {:.3} vs {}-gram {:.3} nats/token ({} sequences); training data {} tokens for {} notes\n",
         e.transformer_nll, e.ngram_order, e.ngram_nll, e.test_sequences, e.train_tokens, e.train_notes
     );
     let _ = writeln!(
@@ -166,11 +230,13 @@ fn table(e: &Evaluation) -> String {
     for r in &e.styles {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} ({}) | {} ({}) |",
+            "| {} | {} of {} | {} | {} of {} | {} | {} ({}) | {} ({}) |",
             r.style,
             pct(r.classifier_on_real),
+            r.real_passages,
             pct(Some(r.recognised_from_nothing)),
             pct(r.recognised_from_openings),
+            r.openings,
             pct(Some(r.on_requested_instruments)),
             pct(r.in_key),
             pct(r.in_key_real),

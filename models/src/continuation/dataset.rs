@@ -10,7 +10,7 @@ use rand::Rng;
 use rand::rngs::StdRng;
 
 use super::codec::{GridNote, Header, bar_ticks_of, encode_events, to_ticks};
-use super::vocab::{HIGHEST_PITCH, Instrument, LOWEST_PITCH, STYLES, Token, style_of_work};
+use super::vocab::{ANY_STYLE, HIGHEST_PITCH, Instrument, LOWEST_PITCH, STYLES, Token, style_of_work};
 use crate::data::midi_notes::read_parts;
 use crate::data::{Corpus, Split, Work};
 
@@ -115,6 +115,9 @@ pub struct SequenceSampler {
     style_weights: Vec<f64>,
     pub max_transpose: i32,
     pub max_velocity_shift: i32,
+    /// The fraction of sequences whose style is replaced by "any", so that "any" is the model
+    /// without a style (what classifier-free guidance contrasts with).
+    pub style_dropout: f64,
 }
 
 impl SequenceSampler {
@@ -126,7 +129,7 @@ impl SequenceSampler {
             cumulative.push(cumulative.last().copied().unwrap_or(0) + w.notes.len());
         }
         let style_weights = by_style.iter().map(|(_, c)| (c.last().copied().unwrap_or(0) as f64).sqrt()).collect();
-        Self { works, by_style, style_weights, max_transpose: 5, max_velocity_shift: 2 }
+        Self { works, by_style, style_weights, max_transpose: 5, max_velocity_shift: 2, style_dropout: 0.0 }
     }
 
     pub fn works(&self) -> &[GridWork] {
@@ -150,6 +153,12 @@ impl SequenceSampler {
         let (down, up) = work.transpositions(self.max_transpose);
         let transpose = rng.random_range(down..=up);
         let velocity = rng.random_range(-self.max_velocity_shift..=self.max_velocity_shift);
-        Some(work.sequence(bar, context, transpose, velocity))
+        let mut sequence = work.sequence(bar, context, transpose, velocity);
+        if self.style_dropout > 0.0 && rng.random::<f64>() < self.style_dropout {
+            for token in sequence.iter_mut().filter(|t| matches!(t, Token::Style(_))) {
+                *token = Token::Style(ANY_STYLE);
+            }
+        }
+        Some(sequence)
     }
 }

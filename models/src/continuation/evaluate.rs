@@ -16,7 +16,7 @@ use super::model::ContinuationModel;
 use super::ngram::NgramModel;
 use super::style_classifier::{FEATURES, StyleClassifier, estimate_key, features};
 use super::train::{evaluation_sequences, mean_nll};
-use super::vocab::{Instrument, STYLES, Token};
+use super::vocab::{ANY_STYLE, Instrument, STYLES, Token};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StyleRow {
@@ -27,6 +27,11 @@ pub struct StyleRow {
     pub recognised_from_nothing: f64,
     /// Continuations of held-out openings of this style recognised as it.
     pub recognised_from_openings: Option<f64>,
+    /// How many held-out openings there were, and real passages for `classifier_on_real`.
+    #[serde(default)]
+    pub openings: usize,
+    #[serde(default)]
+    pub real_passages: usize,
     /// What the classifier called each continuation (from nothing, then from openings).
     pub called: Vec<String>,
     /// With instruments not enforced: the fraction of notes on the requested instruments.
@@ -68,10 +73,10 @@ pub fn segment(work: &GridWork, from_bar: u32, bars: u32) -> Vec<GridNote> {
         .collect()
 }
 
-/// Labelled 8-bar passages (up to `per_work` from each work).
+/// Labelled 8-bar passages (up to `per_work` from each work of a style; "any" is none).
 pub fn labelled_segments(works: &[GridWork], per_work: u32) -> Vec<([f64; FEATURES], u8)> {
     let mut out = Vec::new();
-    for work in works {
+    for work in works.iter().filter(|w| w.header.style != ANY_STYLE) {
         for k in 0..per_work.min(work.bars / 8) {
             let notes = segment(work, k * 8, 8);
             if notes.len() >= 8 {
@@ -80,6 +85,32 @@ pub fn labelled_segments(works: &[GridWork], per_work: u32) -> Vec<([f64; FEATUR
         }
     }
     out
+}
+
+/// The style classifier fitted on `train`, scored on the real passages of `held_out`: one
+/// line per style with its accuracy and the styles it was mistaken for.
+pub fn classifier_report(train: &[GridWork], held_out: &[GridWork]) -> Vec<String> {
+    let classifier = StyleClassifier::fit(&labelled_segments(train, 6), 300);
+    let segments = labelled_segments(held_out, 6);
+    STYLES[..usize::from(ANY_STYLE)]
+        .iter()
+        .enumerate()
+        .map(|(index, name)| {
+            let mut called = vec![0usize; STYLES.len()];
+            for (x, _) in segments.iter().filter(|(_, s)| usize::from(*s) == index) {
+                called[usize::from(classifier.classify(x))] += 1;
+            }
+            let total: usize = called.iter().sum();
+            let mistaken: Vec<String> = called
+                .iter()
+                .enumerate()
+                .filter(|&(c, &n)| c != index && n > 0)
+                .map(|(c, n)| format!("{} {n}", STYLES[c]))
+                .collect();
+            let accuracy = fraction(called[index], total).map_or("-".to_string(), |a| format!("{:.0} %", 100.0 * a));
+            format!("{name:>12}: {accuracy:>5} of {total:>4} passages; mistaken for: {}", mistaken.join(", "))
+        })
+        .collect()
 }
 
 fn fraction(hits: usize, total: usize) -> Option<f64> {
@@ -127,7 +158,8 @@ pub fn evaluate(setup: EvaluationSetup<'_>, mut log: impl FnMut(&str)) -> Evalua
     let test_segments = labelled_segments(&test, 6);
     let cancel = AtomicBool::new(false);
     let mut rows = Vec::new();
-    for (index, name) in STYLES.iter().enumerate() {
+    // "any" asks for no style, so there is nothing to recognise.
+    for (index, name) in STYLES[..usize::from(ANY_STYLE)].iter().enumerate() {
         let style = index as u8;
         let real: Vec<&([f64; FEATURES], u8)> = test_segments.iter().filter(|(_, s)| *s == style).collect();
         let classifier_on_real =
@@ -205,6 +237,8 @@ pub fn evaluate(setup: EvaluationSetup<'_>, mut log: impl FnMut(&str)) -> Evalua
             classifier_on_real,
             recognised_from_nothing: recognised as f64 / samples_per_style.max(1) as f64,
             recognised_from_openings: fraction(from_openings, openings.len()),
+            openings: openings.len(),
+            real_passages: real.len(),
             called,
             on_requested_instruments: fraction(on_instruments, notes_total).unwrap_or(0.0),
             in_key: fraction(in_key, counted),
@@ -222,7 +256,7 @@ pub fn evaluate(setup: EvaluationSetup<'_>, mut log: impl FnMut(&str)) -> Evalua
         transformer_nll,
         ngram_order,
         ngram_nll,
-        chance: 1.0 / STYLES.len() as f64,
+        chance: 1.0 / f64::from(ANY_STYLE),
         styles: rows,
         samples_per_style,
         bars,

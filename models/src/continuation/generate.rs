@@ -14,7 +14,7 @@ use thiserror::Error;
 
 use super::codec::{EventReader, GridNote, Header, encode_events};
 use super::model::{ContinuationModel, KvCache};
-use super::vocab::{Instrument, Token, VOCAB_SIZE, style_index};
+use super::vocab::{ANY_STYLE, Instrument, Token, VOCAB_SIZE};
 
 #[derive(Debug, Error, PartialEq)]
 pub enum GenerateError {
@@ -37,8 +37,8 @@ pub struct GenerationOptions {
     /// Only the header's instruments may play (off only to measure what the model does alone).
     pub enforce_instruments: bool,
     /// Style strength: the scores move this far past the requested style's, away from what
-    /// the same model predicts for the catch-all "other" style (as classifier-free guidance
-    /// does with an unconditional model). 0 is off; above 0 each token costs two passes. At 1
+    /// the same model predicts for "any" style (classifier-free guidance: "any" is trained on
+    /// a tenth of every style's sequences, so it is the model unconditioned). 0 is off; above 0 each token costs two passes. At 1
     /// the requested style is recognised clearly more often (the model card has the table).
     pub style_guidance: f32,
 }
@@ -180,13 +180,11 @@ fn prompt_tokens(prompt: &Prompt, budget: usize) -> (Vec<Token>, u32, Vec<Prompt
     (tokens, dropped_bars, notices)
 }
 
-/// The same tokens with the style token swapped for the catch-all style: what guidance
-/// steers away from.
+/// The same tokens with the style token swapped for "any": what guidance steers away from.
 fn contrast_ids(ids: &[u32]) -> Vec<u32> {
-    let other = style_index("other").unwrap_or(0);
     ids.iter()
         .map(|&id| match Token::from_id(id) {
-            Some(Token::Style(_)) => Token::Style(other).id(),
+            Some(Token::Style(_)) => Token::Style(ANY_STYLE).id(),
             _ => id,
         })
         .collect()
@@ -204,7 +202,7 @@ struct Scorer<'a> {
 
 impl<'a> Scorer<'a> {
     fn new(model: &'a ContinuationModel, device: &'a Device, strength: f32, header: &Header) -> Self {
-        let steer = strength > 0.0 && Some(header.style) != style_index("other");
+        let steer = strength > 0.0 && header.style != ANY_STYLE;
         let guidance = steer.then(|| (strength, KvCache::default()));
         Self { model, device, cache: KvCache::default(), guidance }
     }

@@ -6,6 +6,7 @@ pub mod evaluate;
 pub mod generate;
 pub mod model;
 pub mod ngram;
+pub mod regroup;
 pub mod shipped;
 pub mod style_classifier;
 pub mod train;
@@ -13,4 +14,4 @@ pub mod vocab;
 
 pub use codec::{GridNote, Header};
 pub use model::{ContinuationConfig, ContinuationModel, KvCache};
-pub use vocab::{Instrument, STYLES, Token};
+pub use vocab::{ANY_STYLE, Instrument, STYLE_DESCRIPTIONS, STYLES, Token};

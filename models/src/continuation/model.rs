@@ -3,7 +3,7 @@
 //! tied input and output embeddings, and a key/value cache for generation.
 
 use burn::config::Config;
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::{
     Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig,
 };
@@ -33,6 +33,12 @@ pub struct ContinuationConfig {
 
 impl ContinuationConfig {
     pub fn init(&self, device: &Device) -> ContinuationModel {
+        self.init_with_vocabulary(device, VOCAB_SIZE)
+    }
+
+    /// A model over a vocabulary of another size: only to read weights trained on an older
+    /// vocabulary (see [`super::regroup`]).
+    pub(crate) fn init_with_vocabulary(&self, device: &Device, vocabulary: usize) -> ContinuationModel {
         let blocks = (0..self.layers)
             .map(|_| Block {
                 attention_norm: LayerNormConfig::new(self.d_model).init(device),
@@ -48,7 +54,7 @@ impl ContinuationConfig {
         ContinuationModel {
             // Small, as in GPT-2: the embedding is also the output layer, and unit-variance rows
             // would start every logit at a spread of √d.
-            embedding: EmbeddingConfig::new(VOCAB_SIZE, self.d_model)
+            embedding: EmbeddingConfig::new(vocabulary, self.d_model)
                 .with_initializer(Initializer::Normal { mean: 0.0, std: 0.02 })
                 .init(device),
             blocks,
@@ -149,6 +155,24 @@ impl Block {
 }
 
 impl ContinuationModel {
+    /// The same network over a new vocabulary: row i of the new token embedding (which is
+    /// also the output layer) is the mean of the old rows `sources[i]`.
+    pub(crate) fn with_vocabulary_from(mut self, sources: &[Vec<usize>]) -> Self {
+        let old = self.embedding.weight.val();
+        let device = old.device();
+        let rows: Vec<Tensor<2>> = sources
+            .iter()
+            .map(|from| {
+                let ids: Vec<i64> = from.iter().map(|&i| i as i64).collect();
+                let count = ids.len();
+                let ids = Tensor::<1, Int>::from_data(TensorData::new(ids, [count]), &device);
+                old.clone().select(0, ids).mean_dim(0)
+            })
+            .collect();
+        self.embedding.weight = Param::from_tensor(Tensor::cat(rows, 0));
+        self
+    }
+
     /// Logits [B, T, VOCAB] for token ids [B, T] (each position sees itself and the past).
     pub fn forward(&self, ids: Tensor<2, Int>) -> Tensor<3> {
         let [_, steps] = ids.dims();
@@ -168,8 +192,9 @@ impl ContinuationModel {
     fn logits(&self, x: Tensor<3>) -> Tensor<3> {
         // The output layer is the embedding, transposed (tied weights).
         let [batch, steps, d] = x.dims();
-        let weights = self.embedding.weight.val().transpose();
-        self.norm.forward(x).reshape([batch * steps, d]).matmul(weights).reshape([batch, steps, VOCAB_SIZE])
+        let weights = self.embedding.weight.val();
+        let vocabulary = weights.dims()[0];
+        self.norm.forward(x).reshape([batch * steps, d]).matmul(weights.transpose()).reshape([batch, steps, vocabulary])
     }
 
     /// Mean negative log-likelihood per predicted token (nats) of sequences [B, T]: each

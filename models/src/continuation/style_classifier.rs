@@ -4,7 +4,7 @@
 //! logistic regression on them.
 
 use super::codec::GridNote;
-use super::vocab::STYLES;
+use super::vocab::ANY_STYLE;
 
 /// Krumhansl-Kessler key profiles (major, minor), from C.
 const MAJOR_PROFILE: [f64; 12] = [6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88];
@@ -66,7 +66,11 @@ pub fn estimate_key(notes: &[GridNote]) -> Option<Key> {
     Some(best.1)
 }
 
-pub const FEATURES: usize = 12 + 25 + 9 + 12 + 5;
+/// Melodic and rhythmic histograms, then texture: register, chord sizes, vertical intervals.
+const MELODIC_FEATURES: usize = 12 + 25 + 9 + 12 + 5;
+const REGISTERS: usize = 7;
+const CHORD_SIZES: usize = 5;
+pub const FEATURES: usize = MELODIC_FEATURES + REGISTERS + CHORD_SIZES + 12 + 2;
 
 /// The feature vector of a passage.
 pub fn features(notes: &[GridNote], bar_ticks: u32) -> [f64; FEATURES] {
@@ -121,7 +125,43 @@ pub fn features(notes: &[GridNote], bar_ticks: u32) -> [f64; FEATURES] {
     f[60] = mean_pitch / 127.0;
     f[61] = spread / 24.0;
     f[62] = count / span_bars / 16.0;
+    texture(notes, &mut f[MELODIC_FEATURES..]);
     f
+}
+
+/// What the voices do together, which the melodic histograms miss (a quartet and a piano
+/// piece can share a tune): the register each note sounds in, how many notes start together,
+/// and the intervals above the bass of those that do.
+fn texture(notes: &[GridNote], f: &mut [f64]) {
+    let total_duration: f64 = notes.iter().map(|n| f64::from(n.duration.max(1))).sum::<f64>().max(1.0);
+    for n in notes {
+        // Octaves from below C2 up to C7 and above.
+        let register = (usize::from(n.pitch) / 12).saturating_sub(2).min(REGISTERS - 1);
+        f[register] += f64::from(n.duration.max(1)) / total_duration;
+    }
+    let mut by_onset = notes.to_vec();
+    by_onset.sort_by_key(|n| (n.start, n.pitch));
+    let (chords, intervals) = (REGISTERS, REGISTERS + CHORD_SIZES);
+    let (mut onsets, mut above_bass, mut lowest_sum) = (0.0f64, 0.0f64, 0.0f64);
+    for chord in by_onset.chunk_by(|a, b| a.start == b.start) {
+        onsets += 1.0;
+        f[chords + (chord.len() - 1).min(CHORD_SIZES - 1)] += 1.0;
+        let bass = chord[0].pitch;
+        lowest_sum += f64::from(bass);
+        for n in &chord[1..] {
+            f[intervals + usize::from((n.pitch - bass) % 12)] += 1.0;
+            above_bass += 1.0;
+        }
+    }
+    for v in &mut f[chords..intervals] {
+        *v /= onsets.max(1.0);
+    }
+    for v in &mut f[intervals..intervals + 12] {
+        *v /= above_bass.max(1.0);
+    }
+    let (low, high) = notes.iter().fold((u8::MAX, 0), |(lo, hi), n| (lo.min(n.pitch), hi.max(n.pitch)));
+    f[intervals + 12] = f64::from(high.saturating_sub(low)) / 48.0;
+    f[intervals + 13] = lowest_sum / onsets.max(1.0) / 127.0;
 }
 
 /// Multinomial logistic regression over standardised features.
@@ -137,7 +177,8 @@ impl StyleClassifier {
     /// Fits on (features, style) examples, each style weighted equally (the folk tunes
     /// outnumber everything else).
     pub fn fit(examples: &[([f64; FEATURES], u8)], iterations: usize) -> Self {
-        let classes = STYLES.len();
+        // Every style but "any", which is the absence of one.
+        let classes = usize::from(ANY_STYLE);
         let n = examples.len().max(1) as f64;
         let mut mean = vec![0.0; FEATURES];
         let mut scale = vec![0.0; FEATURES];

@@ -40,6 +40,9 @@ pub struct TrainOptions {
     pub validate_every: usize,
     pub validation_sequences: usize,
     pub seed: u64,
+    /// The fraction of training sequences asked for "any" style instead of their own.
+    #[serde(default)]
+    pub style_dropout: f64,
 }
 
 impl Default for TrainOptions {
@@ -55,6 +58,7 @@ impl Default for TrainOptions {
             validate_every: 250,
             validation_sequences: 192,
             seed: 17,
+            style_dropout: 0.1,
         }
     }
 }
@@ -89,6 +93,10 @@ pub struct TrainingState {
     pub seconds: f64,
     pub tokens_per_second: f64,
     pub history: Vec<ValidationPoint>,
+    /// The step at which the weights were moved from the first (per-composer) style
+    /// vocabulary to the current one (see [`super::regroup`]); None if trained on it throughout.
+    #[serde(default)]
+    pub regrouped_at: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -152,7 +160,8 @@ pub fn train(
     let length = config.context + 1;
     let valid_set = evaluation_sequences(valid_works, options.validation_sequences, length, options.seed);
     let train_notes = train_works.iter().map(|w| w.notes.len()).sum();
-    let sampler = SequenceSampler::new(train_works);
+    let mut sampler = SequenceSampler::new(train_works);
+    sampler.style_dropout = options.style_dropout;
 
     let device = Device::flex().autodiff();
     let plain = Device::flex();
@@ -171,6 +180,7 @@ pub fn train(
         seconds: 0.0,
         tokens_per_second: 0.0,
         history: Vec::new(),
+        regrouped_at: None,
     };
     if let Some((m, optimizer_record, saved)) =
         checkpoint::resume(out_dir, model.clone(), |s: &TrainingState| s.config == config)?
@@ -180,6 +190,7 @@ pub fn train(
         state.step = saved.step;
         state.seconds = saved.seconds;
         state.history = saved.history;
+        state.regrouped_at = saved.regrouped_at;
     }
 
     // The seed and the step fix the batches, so a resumed run continues the same stream.
