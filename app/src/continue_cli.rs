@@ -65,7 +65,10 @@ pub fn run(config: EngineConfig, args: &ContinueArgs) -> Result<()> {
     };
     let style = parse_style(&args.style).map_err(|e| anyhow!(e))?;
     if let Some(group) = grouped_into(&args.style) {
-        eprintln!("note: {} has too few works in the corpus for a style of its own; using {group}", args.style.trim());
+        eprintln!(
+            "cadenza: note: {} has too few works in the corpus for a style of its own; using {group}",
+            args.style.trim()
+        );
     }
     let instruments = parse_instruments(&args.instruments).map_err(|e| anyhow!(e))?;
     let engine = Engine::spawn(EngineConfig { choose_backend_at_start: false, ..config })

@@ -121,3 +121,44 @@ fn unknown_backend_is_rejected() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("unknown backend 'tpu'"), "{}", stderr(&out));
 }
+
+/// `cadenza continue` on a real chorale with the shipped model: a composer's name is taken as
+/// the style he is grouped into (and says so), each variant is the song plus new tracks of the
+/// requested instruments, and an unknown style is refused with the list of styles.
+#[test]
+fn continue_adds_tracks_of_the_requested_instruments() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = fixture("corpus/bach_bwv66.6.mid");
+    let out = cadenza(&[
+        "continue",
+        input.to_str().unwrap(),
+        "--bars",
+        "2",
+        "--style",
+        "mozart",
+        "--instruments",
+        "violin,cello",
+        "-n",
+        "2",
+        "--seed",
+        "1",
+        "-o",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("using classical"), "{}", stderr(&out));
+    let original = read_song(&input).unwrap();
+    for variant in 1..=2 {
+        let song = read_song(&dir.path().join(format!("bach_bwv66.6-{variant}.mid"))).unwrap();
+        let new_tracks = &song.tracks[original.tracks.len()..];
+        assert!(!new_tracks.is_empty(), "variant {variant} added no track");
+        // GM violin and cello.
+        assert!(new_tracks.iter().all(|t| [40, 42].contains(&t.program)), "variant {variant}: {new_tracks:?}");
+        assert!(song.note_count() > original.note_count());
+    }
+    let unknown = cadenza(&["continue", input.to_str().unwrap(), "--style", "jazz", "-o", "/dev/null"]);
+    assert!(!unknown.status.success());
+    assert!(stderr(&unknown).contains("traditional, bach, classical"), "{}", stderr(&unknown));
+    let list = stdout(&cadenza(&["continue", "--list-styles"]));
+    assert!(list.contains("classical") && list.contains("Haydn, Mozart, Beethoven"), "{list}");
+}

@@ -138,6 +138,11 @@ impl EventReader {
         }
     }
 
+    /// The instrument the next pitch would play.
+    pub fn instrument(&self) -> Instrument {
+        self.instrument
+    }
+
     /// A pitch was read and its duration has not come yet.
     pub fn awaiting_duration(&self) -> bool {
         self.pitch.is_some()

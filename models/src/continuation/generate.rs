@@ -99,8 +99,9 @@ pub struct Generated {
 }
 
 /// Whether `token` may come next, where `reader` stands, playing only `instruments` (any when
-/// empty): a pitch takes its duration next, header tokens never recur, and (as in the
-/// encoding) a shift stays inside its bar.
+/// empty): a pitch takes its duration next, header tokens never recur, (as in the encoding) a
+/// shift stays inside its bar, and a pitch needs an allowed instrument first (the prompt may
+/// have left another one current).
 fn allowed_next(token: Token, reader: &EventReader, instruments: &[Instrument]) -> bool {
     if reader.awaiting_duration() {
         return matches!(token, Token::Duration(_));
@@ -109,7 +110,8 @@ fn allowed_next(token: Token, reader: &EventReader, instruments: &[Instrument]) 
         Token::Pad | Token::Start | Token::Style(_) | Token::End | Token::Duration(_) => false,
         Token::Instrument(i) => instruments.is_empty() || instruments.contains(&i),
         Token::Shift(n) => n < reader.room_in_bar(),
-        Token::Bar | Token::Velocity(_) | Token::Pitch(_) => true,
+        Token::Pitch(_) => instruments.is_empty() || instruments.contains(&reader.instrument()),
+        Token::Bar | Token::Velocity(_) => true,
     }
 }
 
