@@ -253,8 +253,14 @@ fn grouped_composers_name_their_style() {
     for composer in ["mozart", "Haydn", " beethoven", "schumann"] {
         assert_eq!(style_index(composer), classical, "{composer}");
     }
-    assert_eq!(style_index("other"), Some(cadenza_models::continuation::ANY_STYLE));
+    let any = cadenza_models::continuation::ANY_STYLE;
+    assert_eq!(style_index("other"), Some(any));
     assert_eq!(style_index("jazz"), None);
+    // Corpus works: the manifest's composer names, and "any" for composers without a style.
+    use cadenza_models::continuation::vocab::style_of_work;
+    assert_eq!(Some(style_of_work("schumann_clara")), classical);
+    assert_eq!(Some(style_of_work("traditional")), style_index("traditional"));
+    assert_eq!(style_of_work("handel"), any);
 }
 
 /// Style dropout asks for "any" style in about the fraction of sequences it is given, and

@@ -59,7 +59,7 @@ pub fn grid_work(corpus: &Corpus, work: &Work) -> Option<GridWork> {
     }
     let bar_ticks = bar_ticks_of(work.time_signature.as_deref());
     let last = notes.iter().map(|n| n.start).max().unwrap_or(0);
-    let header = Header::new(style_of_work(&work.style, &work.collection), notes.iter().map(|n| n.instrument));
+    let header = Header::new(style_of_work(&work.style), notes.iter().map(|n| n.instrument));
     Some(GridWork { header, notes, bar_ticks, bars: last / bar_ticks + 1 })
 }
 

@@ -38,8 +38,9 @@ pub struct GenerationOptions {
     pub enforce_instruments: bool,
     /// Style strength: the scores move this far past the requested style's, away from what
     /// the same model predicts for "any" style (classifier-free guidance: "any" is trained on
-    /// a tenth of every style's sequences, so it is the model unconditioned). 0 is off; above 0 each token costs two passes. At 1
-    /// the requested style is recognised clearly more often (the model card has the table).
+    /// a tenth of every style's sequences, so it is the model unconditioned). 0 is off; above
+    /// 0 each token costs two passes. At 1 the requested style is recognised more often (the
+    /// model card has the table).
     pub style_guidance: f32,
 }
 

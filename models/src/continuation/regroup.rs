@@ -93,6 +93,7 @@ mod tests {
         let pitch = Token::Pitch(60).id() as usize;
         assert_eq!(sources[pitch], [pitch + 3]);
         assert!(sources.iter().flatten().all(|&id| id < V1_VOCAB_SIZE));
+        assert!(sources.iter().all(|from| !from.is_empty()), "every token starts from something");
     }
 
     #[test]

@@ -269,10 +269,7 @@ impl Token {
 /// "classical"; "other" is the old name of "any").
 pub fn style_index(name: &str) -> Option<u8> {
     let name = name.trim().to_ascii_lowercase();
-    let name = match name.as_str() {
-        "other" => "any",
-        n => GROUPED_COMPOSERS.iter().find(|(composer, _)| *composer == n).map_or(n, |(_, style)| style),
-    };
+    let name = if name == "other" { "any" } else { grouped_into(&name).unwrap_or(&name) };
     STYLES.iter().position(|s| *s == name).map(|i| i as u8)
 }
 
@@ -282,11 +279,10 @@ pub fn grouped_into(name: &str) -> Option<&'static str> {
     GROUPED_COMPOSERS.iter().find(|(composer, _)| *composer == name).map(|(_, style)| *style)
 }
 
-/// The style token of a corpus work, from the manifest's style (composer or "traditional")
-/// and collection: its style, or "any" for composers without one.
-pub fn style_of_work(style: &str, collection: &str) -> u8 {
-    let key = if collection.starts_with("schumann") { "schumann" } else { style };
-    style_index(key).unwrap_or(ANY_STYLE)
+/// The style token of a corpus work, from the manifest's style (its composer, such as
+/// "schumann_clara", or "traditional"): its style, or "any" for composers without one.
+pub fn style_of_work(style: &str) -> u8 {
+    style_index(style).unwrap_or(ANY_STYLE)
 }
 
 /// The velocity bucket (0..8) of a MIDI velocity, and the velocity a bucket plays at.
