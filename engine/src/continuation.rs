@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 pub use cadenza_models::continuation::generate::{GenerationOptions, PromptNotice};
 use cadenza_models::continuation::generate::{Prompt, continue_prompt};
+use cadenza_models::continuation::recognise::{likeliest, style_nll};
 use cadenza_models::continuation::vocab::TICKS_PER_QUARTER;
 pub use cadenza_models::continuation::vocab::{Instrument, STYLE_DESCRIPTIONS, STYLES, grouped_into, style_index};
 use cadenza_models::continuation::{ContinuationModel, GridNote, Header};
@@ -227,5 +228,17 @@ pub fn continuation_job(song: Arc<Song>, request: ContinuationRequest) -> Job {
             tokens_per_second: tokens as f64 / seconds.max(1e-9),
             first_note_seconds: stats.first().and_then(|s| s.2),
         })
+    })
+}
+
+/// Which style the request's prompt sounds like to the continuation model (the panel starts
+/// from it). Quick: one pass over the prompt per style.
+pub fn style_guess_job(song: Arc<Song>, request: ContinuationRequest) -> Job {
+    Job::new("Recognising the prompt's style", move |_| {
+        let model = shipped_model().map_err(JobError::Failed)?;
+        let prompt = prompt_of(&song, &request);
+        let device = cadenza_models::Device::flex();
+        let nll = style_nll(&model, &prompt, &device);
+        Ok(JobOutput::StyleGuessed { style: likeliest(&nll), nll })
     })
 }

@@ -60,6 +60,13 @@ pub enum JobOutput {
         tokens_per_second: f64,
         first_note_seconds: Option<f64>,
     },
+    /// The style a passage sounds like to the continuation model (None without notes), and
+    /// the mean NLL per token under each style.
+    #[cfg(feature = "ml")]
+    StyleGuessed {
+        style: Option<u8>,
+        nll: Vec<f64>,
+    },
     Message(String),
 }
 

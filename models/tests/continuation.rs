@@ -284,3 +284,23 @@ fn style_dropout_asks_for_any_style() {
     assert!((60..140).contains(&any), "{any} of 400 asked for any style");
     assert_eq!(any + dropped.iter().filter(|&&t| t == own).count(), 400);
 }
+
+/// The shipped model, asked which style a chorale's opening is in, answers bach; a prompt
+/// without notes gets no answer.
+#[test]
+fn the_model_hears_a_chorale_as_bach() {
+    use cadenza_models::continuation::generate::Prompt;
+    use cadenza_models::continuation::recognise::{likely_style, style_nll};
+    use cadenza_models::continuation::shipped;
+    let device = Device::flex();
+    let model = shipped::model(&device).unwrap();
+    let work = corpus_chorale();
+    let notes: Vec<GridNote> = work.notes.iter().filter(|n| n.start < 4 * work.bar_ticks).copied().collect();
+    let prompt = Prompt { header: work.header.clone(), notes, bar_ticks: work.bar_ticks, bars: 4 };
+    let nll = style_nll(&model, &prompt, &device);
+    assert_eq!(nll.len(), cadenza_models::continuation::ANY_STYLE as usize);
+    assert!(nll.iter().all(|v| v.is_finite() && *v > 0.0), "{nll:?}");
+    assert_eq!(likely_style(&model, &prompt, &device), style_index("bach"), "{nll:?}");
+    let empty = Prompt { notes: Vec::new(), ..prompt };
+    assert_eq!(likely_style(&model, &empty, &device), None);
+}

@@ -5,7 +5,7 @@
 
 use cadenza_engine::continuation::{
     ContinuationRequest, GenerationOptions, Instrument, MAX_INSTRUMENTS, STYLE_DESCRIPTIONS, STYLES, StreamedNote,
-    Variation, bar_length, bar_start, continuation_job,
+    Variation, bar_length, bar_start, continuation_job, style_guess_job,
 };
 use cadenza_engine::song::Track;
 use cadenza_engine::{Audition, Command, Edit, GestureId, JobId};
@@ -27,6 +27,8 @@ pub struct Panel {
     pub top_p: f32,
     pub style_strength: f32,
     pub seed: u64,
+    /// The job recognising the prompt's style, while it runs.
+    pub matching: Option<JobId>,
     /// The job generating, and what it asked for.
     pub running: Option<(JobId, ContinuationRequest)>,
     /// Notes streamed so far, per variation (all its instruments in one track, as drawn).
@@ -51,6 +53,7 @@ impl Default for Panel {
             top_p: 0.95,
             style_strength: GenerationOptions::default().style_guidance,
             seed: 1,
+            matching: None,
             running: None,
             streamed: Vec::new(),
             results: None,
@@ -130,6 +133,28 @@ impl CadenzaApp {
         self.continuation.running = Some((id, request));
     }
 
+    /// Asks the model which style the prompt sounds like; the answer sets the style.
+    pub fn match_prompt_style(&mut self) {
+        let request = self.continuation_request();
+        self.continuation.status = "listening to the prompt...".into();
+        self.continuation.matching = Some(self.engine.submit(style_guess_job(self.song.clone(), request)));
+    }
+
+    pub fn prompt_style_matched(&mut self, id: JobId, style: Option<u8>) {
+        let panel = &mut self.continuation;
+        if panel.matching != Some(id) {
+            return;
+        }
+        panel.matching = None;
+        panel.status = match style {
+            Some(style) => {
+                panel.style = usize::from(style);
+                format!("the prompt sounds most like {}", STYLES[panel.style.min(STYLES.len() - 1)])
+            }
+            None => "the prompt has no notes to recognise a style in".into(),
+        };
+    }
+
     pub fn continuation_note(&mut self, streamed: StreamedNote) {
         let panel = &mut self.continuation;
         if panel.running.as_ref().is_some_and(|(id, _)| *id == streamed.id)
@@ -143,6 +168,10 @@ impl CadenzaApp {
     /// A continuation job ended: its variations, or `None` if it failed or was cancelled.
     pub fn continuation_finished(&mut self, id: JobId, finished: Option<(Vec<Variation>, Vec<String>, String)>) {
         let panel = &mut self.continuation;
+        if panel.matching == Some(id) {
+            // The style match failed or was cancelled: the button comes back.
+            panel.matching = None;
+        }
         let Some((running, request)) = panel.running.take() else { return };
         if running != id {
             panel.running = Some((running, request));
@@ -214,6 +243,11 @@ pub fn show(app: &mut CadenzaApp, ui: &mut egui::Ui) {
         }
     });
     ui.weak(STYLE_DESCRIPTIONS[panel.style.min(STYLES.len() - 1)]);
+    let matching = panel.matching.is_some();
+    let match_clicked = ui
+        .add_enabled(!matching, egui::Button::new("Match the prompt"))
+        .on_hover_text("Set the style to the one the model finds the prompt most likely in")
+        .clicked();
     ui.label(if panel.instruments.is_empty() {
         "Instruments: the prompt's own".to_string()
     } else {
@@ -238,8 +272,11 @@ pub fn show(app: &mut CadenzaApp, ui: &mut egui::Ui) {
     ui.add(egui::Slider::new(&mut panel.temperature, 0.0..=1.5).text("Temperature"));
     ui.add(egui::Slider::new(&mut panel.top_p, 0.5..=1.0).text("Top-p"));
     ui.add(egui::Slider::new(&mut panel.style_strength, 0.0..=2.0).text("Style strength"))
-        .on_hover_text("0: as the model predicts; higher follows the style more, away from the catch-all style");
+        .on_hover_text("0: as the model predicts; higher follows the style more, away from \"any\" style");
     ui.add(egui::DragValue::new(&mut panel.seed).prefix("Seed "));
+    if match_clicked {
+        app.match_prompt_style();
+    }
     ui.horizontal(|ui| {
         let running = app.continuation.running.clone();
         if running.is_none() && ui.button("Generate").clicked() {

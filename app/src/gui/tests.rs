@@ -611,3 +611,26 @@ fn the_continue_panel_streams_a_continuation_flips_variations_and_keeps_one_undo
     f.harness.state_mut().undo();
     f.settle(|app| app.song.tracks.len() == 1);
 }
+
+/// "Match the prompt" asks the model which style the music is in: a Bach chorale is heard as
+/// bach (the panel starts at traditional), and an empty song says there is nothing to judge.
+#[test]
+fn match_the_prompt_sets_the_style_the_model_hears() {
+    use cadenza_engine::continuation::STYLES;
+    let chorale = cadenza_engine::midi::read_song(&corpus_file()).unwrap();
+    let mut f = start(chorale);
+    f.click_label("Continue");
+    assert_eq!(STYLES[f.app().continuation.style], "traditional");
+    f.click_label("Match the prompt");
+    assert!(f.app().continuation.matching.is_some());
+    f.settle_within(Duration::from_secs(30), |app| app.continuation.matching.is_none());
+    assert_eq!(STYLES[f.app().continuation.style], "bach", "{}", f.app().continuation.status);
+    assert!(f.app().continuation.status.contains("sounds most like bach"));
+
+    let mut empty = start(one_track(&[]));
+    empty.click_label("Continue");
+    empty.click_label("Match the prompt");
+    empty.settle_within(Duration::from_secs(30), |app| app.continuation.matching.is_none());
+    assert_eq!(STYLES[empty.app().continuation.style], "traditional");
+    assert!(empty.app().continuation.status.contains("no notes"), "{}", empty.app().continuation.status);
+}

@@ -224,16 +224,18 @@ fn table(e: &Evaluation) -> String {
     );
     let _ = writeln!(
         out,
-        "| style | classifier on real | recognised, from nothing | recognised, from openings | on requested instruments (not enforced) | in key (real) | on 16th grid (real) |"
+        "| style | classifier on real | the model's own guess on real | recognised, from nothing | recognised, from openings | on requested instruments (not enforced) | in key (real) | on 16th grid (real) |"
     );
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
     for r in &e.styles {
         let _ = writeln!(
             out,
-            "| {} | {} of {} | {} | {} of {} | {} | {} ({}) | {} ({}) |",
+            "| {} | {} of {} | {} of {} | {} | {} of {} | {} | {} ({}) | {} ({}) |",
             r.style,
             pct(r.classifier_on_real),
             r.real_passages,
+            pct(r.model_recognises_real),
+            r.model_recognition_works,
             pct(Some(r.recognised_from_nothing)),
             pct(r.recognised_from_openings),
             r.openings,

@@ -14,6 +14,7 @@ use super::dataset::GridWork;
 use super::generate::{GenerationOptions, Prompt, continue_prompt};
 use super::model::ContinuationModel;
 use super::ngram::NgramModel;
+use super::recognise::likely_style;
 use super::style_classifier::{FEATURES, StyleClassifier, estimate_key, features};
 use super::train::{evaluation_sequences, mean_nll};
 use super::vocab::{ANY_STYLE, Instrument, STYLES, Token};
@@ -32,6 +33,12 @@ pub struct StyleRow {
     pub openings: usize,
     #[serde(default)]
     pub real_passages: usize,
+    /// Held-out works of this style whose first 8 bars the continuation model itself finds
+    /// likeliest under this style ([`super::recognise`]), and how many works were asked.
+    #[serde(default)]
+    pub model_recognises_real: Option<f64>,
+    #[serde(default)]
+    pub model_recognition_works: usize,
     /// What the classifier called each continuation (from nothing, then from openings).
     pub called: Vec<String>,
     /// With instruments not enforced: the fraction of notes on the requested instruments.
@@ -232,12 +239,25 @@ pub fn evaluate(setup: EvaluationSetup<'_>, mut log: impl FnMut(&str)) -> Evalua
             counted += generated.len();
             counted_real += real.len();
         }
+        // The model as a classifier: the first 8 bars of held-out works of the style.
+        let asked: Vec<&GridWork> =
+            test.iter().filter(|w| w.header.style == style && w.bars >= 8).take(samples_per_style).collect();
+        let model_hits = asked
+            .iter()
+            .filter(|w| {
+                let prompt =
+                    Prompt { header: w.header.clone(), notes: segment(w, 0, 8), bar_ticks: w.bar_ticks, bars: 8 };
+                likely_style(model, &prompt, device) == Some(style)
+            })
+            .count();
         let row = StyleRow {
             style: (*name).to_string(),
             classifier_on_real,
             recognised_from_nothing: recognised as f64 / samples_per_style.max(1) as f64,
             recognised_from_openings: fraction(from_openings, openings.len()),
             openings: openings.len(),
+            model_recognises_real: fraction(model_hits, asked.len()),
+            model_recognition_works: asked.len(),
             real_passages: real.len(),
             called,
             on_requested_instruments: fraction(on_instruments, notes_total).unwrap_or(0.0),

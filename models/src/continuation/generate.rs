@@ -155,7 +155,7 @@ pub fn sample(
 }
 
 /// The prompt's tokens within `budget` (header included): whole bars from the end.
-fn prompt_tokens(prompt: &Prompt, budget: usize) -> (Vec<Token>, u32, Vec<PromptNotice>) {
+pub(crate) fn prompt_tokens(prompt: &Prompt, budget: usize) -> (Vec<Token>, u32, Vec<PromptNotice>) {
     let header = prompt.header.tokens();
     let mut events = encode_events(&prompt.notes, prompt.bar_ticks);
     // Bar lines up to the continuation's start, so it begins on the bar after the prompt.

@@ -6,6 +6,7 @@ pub mod evaluate;
 pub mod generate;
 pub mod model;
 pub mod ngram;
+pub mod recognise;
 pub mod regroup;
 pub mod shipped;
 pub mod style_classifier;
