@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 pub use cadenza_models::continuation::generate::{GenerationOptions, PromptNotice};
 use cadenza_models::continuation::generate::{Prompt, continue_prompt};
-use cadenza_models::continuation::recognise::{likeliest, style_nll};
+use cadenza_models::continuation::recognise::likely_style;
 use cadenza_models::continuation::vocab::TICKS_PER_QUARTER;
 pub use cadenza_models::continuation::vocab::{Instrument, STYLE_DESCRIPTIONS, STYLES, grouped_into, style_index};
 use cadenza_models::continuation::{ContinuationModel, GridNote, Header};
@@ -238,7 +238,6 @@ pub fn style_guess_job(song: Arc<Song>, request: ContinuationRequest) -> Job {
         let model = shipped_model().map_err(JobError::Failed)?;
         let prompt = prompt_of(&song, &request);
         let device = cadenza_models::Device::flex();
-        let nll = style_nll(&model, &prompt, &device);
-        Ok(JobOutput::StyleGuessed { style: likeliest(&nll), nll })
+        Ok(JobOutput::StyleGuessed(likely_style(&model, &prompt, &device)))
     })
 }

@@ -60,13 +60,9 @@ pub enum JobOutput {
         tokens_per_second: f64,
         first_note_seconds: Option<f64>,
     },
-    /// The style a passage sounds like to the continuation model (None without notes), and
-    /// the mean NLL per token under each style.
+    /// The style a passage sounds like to the continuation model (None without notes).
     #[cfg(feature = "ml")]
-    StyleGuessed {
-        style: Option<u8>,
-        nll: Vec<f64>,
-    },
+    StyleGuessed(Option<u8>),
     Message(String),
 }
 

@@ -66,6 +66,11 @@ impl Default for Panel {
 }
 
 impl Panel {
+    /// The chosen style's index, kept within the style list.
+    fn shown_style(&self) -> usize {
+        self.style.min(STYLES.len() - 1)
+    }
+
     /// The tracks to draw over the roll: the shown variation's, or what has streamed in of it.
     pub fn ghost(&self) -> &[Track] {
         match &self.results {
@@ -149,7 +154,7 @@ impl CadenzaApp {
         panel.status = match style {
             Some(style) => {
                 panel.style = usize::from(style);
-                format!("the prompt sounds most like {}", STYLES[panel.style.min(STYLES.len() - 1)])
+                format!("the prompt sounds most like {}", STYLES[panel.shown_style()])
             }
             None => "the prompt has no notes to recognise a style in".into(),
         };
@@ -237,12 +242,12 @@ pub fn show(app: &mut CadenzaApp, ui: &mut egui::Ui) {
     };
     ui.label(prompt);
     let panel = &mut app.continuation;
-    egui::ComboBox::from_label("Style").selected_text(STYLES[panel.style.min(STYLES.len() - 1)]).show_ui(ui, |ui| {
+    egui::ComboBox::from_label("Style").selected_text(STYLES[panel.shown_style()]).show_ui(ui, |ui| {
         for (i, (name, about)) in STYLES.iter().zip(STYLE_DESCRIPTIONS).enumerate() {
             ui.selectable_value(&mut panel.style, i, *name).on_hover_text(about);
         }
     });
-    ui.weak(STYLE_DESCRIPTIONS[panel.style.min(STYLES.len() - 1)]);
+    ui.weak(STYLE_DESCRIPTIONS[panel.shown_style()]);
     let matching = panel.matching.is_some();
     let match_clicked = ui
         .add_enabled(!matching, egui::Button::new("Match the prompt"))

@@ -329,7 +329,7 @@ impl CadenzaApp {
                         );
                         self.continuation_finished(id, Some((variations, notices, status)));
                     }
-                    JobOutput::StyleGuessed { style, .. } => self.prompt_style_matched(id, style),
+                    JobOutput::StyleGuessed(style) => self.prompt_style_matched(id, style),
                     _ => {}
                 }
             }

@@ -183,11 +183,11 @@ pub(crate) fn prompt_tokens(prompt: &Prompt, budget: usize) -> (Vec<Token>, u32,
     (tokens, dropped_bars, notices)
 }
 
-/// The same tokens with the style token swapped for "any": what guidance steers away from.
-fn contrast_ids(ids: &[u32]) -> Vec<u32> {
+/// The same token ids with the style token swapped for `style`.
+pub(crate) fn restyled(ids: &[u32], style: u8) -> Vec<u32> {
     ids.iter()
         .map(|&id| match Token::from_id(id) {
-            Some(Token::Style(_)) => Token::Style(ANY_STYLE).id(),
+            Some(Token::Style(_)) => Token::Style(style).id(),
             _ => id,
         })
         .collect()
@@ -214,7 +214,8 @@ impl<'a> Scorer<'a> {
     fn next(&mut self, ids: &[u32]) -> Vec<f32> {
         let mut logits = self.model.step(ids, &mut self.cache, self.device);
         if let Some((strength, cache)) = self.guidance.as_mut() {
-            let contrast = self.model.step(&contrast_ids(ids), cache, self.device);
+            // What guidance steers away from: the same tokens asking for "any" style.
+            let contrast = self.model.step(&restyled(ids, ANY_STYLE), cache, self.device);
             if contrast.len() == logits.len() {
                 for (l, c) in logits.iter_mut().zip(contrast) {
                     *l += *strength * (*l - c);

@@ -6,9 +6,9 @@
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
-use super::generate::{Prompt, prompt_tokens};
+use super::generate::{Prompt, prompt_tokens, restyled};
 use super::model::ContinuationModel;
-use super::vocab::{ANY_STYLE, Token};
+use super::vocab::ANY_STYLE;
 
 /// For each style but "any", the mean negative log-likelihood (nats per token) of the
 /// prompt's events under it, in style order. Empty when the prompt has no notes.
@@ -22,14 +22,8 @@ pub fn style_nll(model: &ContinuationModel, prompt: &Prompt, device: &Device) ->
         return Vec::new();
     }
     let steps = tokens.len();
-    let sequences: Vec<i64> = (0..ANY_STYLE)
-        .flat_map(|style| {
-            tokens.iter().map(move |&t| match t {
-                Token::Style(_) => i64::from(Token::Style(style).id()),
-                _ => i64::from(t.id()),
-            })
-        })
-        .collect();
+    let ids: Vec<u32> = tokens.iter().map(|t| t.id()).collect();
+    let sequences: Vec<i64> = (0..ANY_STYLE).flat_map(|style| restyled(&ids, style)).map(i64::from).collect();
     let styles = usize::from(ANY_STYLE);
     let ids = Tensor::<2, Int>::from_data(TensorData::new(sequences, [styles, steps]), device);
     let inputs = ids.clone().narrow(1, 0, steps - 1);
@@ -42,12 +36,8 @@ pub fn style_nll(model: &ContinuationModel, prompt: &Prompt, device: &Device) ->
     mean.into_data().try_to_vec::<f32>().unwrap_or_default().into_iter().map(f64::from).collect()
 }
 
-/// The style with the lowest NLL in [`style_nll`]'s answer.
-pub fn likeliest(nll: &[f64]) -> Option<u8> {
-    nll.iter().enumerate().min_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i as u8)
-}
-
 /// The style the prompt is most likely in, if it has notes.
 pub fn likely_style(model: &ContinuationModel, prompt: &Prompt, device: &Device) -> Option<u8> {
-    likeliest(&style_nll(model, prompt, device))
+    let nll = style_nll(model, prompt, device);
+    nll.iter().enumerate().min_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i as u8)
 }
