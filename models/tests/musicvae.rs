@@ -9,8 +9,8 @@ use cadenza_models::data::Corpus;
 use cadenza_models::vae::dataset::{Batcher, melody_of_file, tokens_tensor};
 use cadenza_models::vae::evaluate::reconstruction;
 use cadenza_models::vae::melody::training_windows;
-use cadenza_models::vae::train::{TrainOptions, load_record_file, train};
-use cadenza_models::vae::{Melody, MusicVaeConfig};
+use cadenza_models::vae::train::{TrainOptions, load_record_file, start_from, train};
+use cadenza_models::vae::{Melody, MusicVae, MusicVaeConfig};
 
 mod common;
 use common::{CHORALE, write_corpus};
@@ -116,6 +116,36 @@ fn training_checkpoints_and_resumes_where_it_stopped() {
     assert_eq!(widened.history.iter().map(|p| p.step).collect::<Vec<_>>(), vec![2, 4, 6, 8]);
     assert_eq!(widened.objective_changes.len(), 1);
     assert_eq!((widened.objective_changes[0].step, widened.objective_changes[0].free_bits), (6, 99.0));
+}
+
+/// A run can start from another run's weights with a fresh optimiser (fine-tuning a model on
+/// a newer conversion of the corpus): it counts on from the source's step and says where it began.
+#[test]
+fn training_starts_from_another_runs_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    write_corpus(&dir.path().join("corpus"));
+    let corpus = Corpus::open(&dir.path().join("corpus")).unwrap();
+    let (source, tuned) = (dir.path().join("source"), dir.path().join("tuned"));
+    let options =
+        TrainOptions { batch: 4, steps: 4, validate_every: 2, validation_windows: 8, ..TrainOptions::default() };
+    let first = train(&corpus, tiny(2, false), options.clone(), &source, |_| {}, |_| {}).unwrap();
+    let started = start_from(&source, &tuned).unwrap();
+    assert_eq!(started.step, 4);
+    let source_weights = load_record_file(&source.join("model.bpk"), &tiny(2, false), &Device::flex()).unwrap();
+    let start_weights = load_record_file(&tuned.join("model.bpk"), &tiny(2, false), &Device::flex()).unwrap();
+    let windows = chorale_windows(2);
+    let score = |m: &MusicVae| reconstruction(m, &windows, 64, &Device::flex()).teacher_forced;
+    assert_eq!(score(&source_weights), score(&start_weights), "the run starts from the source's weights");
+    let continued =
+        train(&corpus, tiny(2, false), TrainOptions { steps: 6, ..options }, &tuned, |_| {}, |_| {}).unwrap();
+    assert_eq!(continued.step, 6);
+    assert_eq!(continued.history.iter().map(|p| p.step).collect::<Vec<_>>(), vec![2, 4, 6]);
+    let from = continued.initialised_from.expect("the start is recorded");
+    assert_eq!((from.step, from.manifest_sha256.as_str()), (4, "0123"));
+    assert!(continued.seconds >= first.seconds);
+    // A directory without a trained model is a clear error, not a panic.
+    let missing = start_from(&dir.path().join("nothing"), &dir.path().join("other"));
+    assert!(missing.unwrap_err().to_string().contains("cannot start from"));
 }
 
 /// The plain-Rust decoder the app uses is the same model as Burn's decode: on both shipped

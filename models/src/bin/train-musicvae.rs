@@ -18,7 +18,9 @@ use cadenza_models::vae::dataset::{load_windows, spread, tokens_tensor};
 use cadenza_models::vae::evaluate::smoothness;
 use cadenza_models::vae::latent::{Attribute, LatentMap, attribute_vector};
 use cadenza_models::vae::melody_model::rows;
-use cadenza_models::vae::train::{TrainOptions, TrainingState, load_record_file, test_reconstruction, train};
+use cadenza_models::vae::train::{
+    TrainOptions, TrainingState, load_record_file, start_from, test_reconstruction, train,
+};
 use cadenza_models::vae::{Melody, MusicVaeConfig};
 use clap::{Parser, Subcommand};
 
@@ -63,6 +65,11 @@ enum Command {
         decay: f64,
         #[arg(long, default_value_t = 250)]
         validate_every: usize,
+        /// Start from the weights of this trained model (a directory with model.bpk and
+        /// training.json, e.g. a model trained on an earlier conversion), with a fresh optimiser.
+        /// Ignored when --out already holds a checkpoint to resume.
+        #[arg(long)]
+        init_from: Option<PathBuf>,
     },
     /// Score a trained model on the test split and write its attribute vectors.
     Evaluate {
@@ -91,8 +98,13 @@ fn main() -> Result<()> {
             lr,
             decay,
             validate_every,
+            init_from,
         } => {
             let corpus = Corpus::open(&corpus)?;
+            if let Some(from) = init_from.filter(|_| !out.join("training.json").exists()) {
+                let started = start_from(&from, &out)?;
+                println!("starting from {} at step {} (a fresh optimiser)", from.display(), started.step);
+            }
             let mut config = MusicVaeConfig::new(bars, !flat && bars > 2)
                 .with_encoder_hidden(hidden)
                 .with_conductor_hidden(hidden)

@@ -27,6 +27,8 @@ pub enum TrainError {
     NoWindows(Split),
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    #[error("cannot start from {0}: {1}")]
+    Source(String, String),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -87,6 +89,21 @@ pub struct TrainingState {
     /// Each time a resumed run changed the KL settings: from which step, and to what.
     #[serde(default)]
     pub objective_changes: Vec<ObjectiveChange>,
+    /// Set when training started from another run's weights (with a fresh optimiser), e.g. a
+    /// model trained on an earlier conversion of the corpus, fine-tuned on the current one.
+    #[serde(default)]
+    pub initialised_from: Option<InitialisedFrom>,
+}
+
+/// Where a run's starting weights came from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InitialisedFrom {
+    /// The corpus manifest those weights were trained on.
+    pub manifest_sha256: String,
+    /// The step they had reached; this run counts on from it.
+    pub step: usize,
+    /// Their training time, seconds (included in this run's `seconds`).
+    pub seconds: f64,
 }
 
 /// A resumed run's new KL settings (free bits and weight), from `step` on.
@@ -146,6 +163,7 @@ pub fn train(
         windows_per_second: 0.0,
         history: Vec::new(),
         objective_changes: Vec::new(),
+        initialised_from: None,
     };
     // A checkpoint of the same network resumes even if the KL settings changed (a run can
     // be given a larger latent budget once it has learnt to use the one it had).
@@ -157,6 +175,7 @@ pub fn train(
         state.seconds = s.seconds;
         state.history = s.history;
         state.objective_changes = s.objective_changes;
+        state.initialised_from = s.initialised_from;
         if s.config != config {
             state.objective_changes.push(ObjectiveChange {
                 step: s.step,
@@ -222,6 +241,26 @@ pub fn train(
             checkpoint::save(out_dir, &model, &optimizer, &state, &state.config)?;
         }
     }
+    Ok(state)
+}
+
+/// Starts a run in `out_dir` from the weights of the trained model in `from_dir` (its
+/// `model.bpk` and `training.json`) with a fresh optimiser; [`train`] then resumes from it on
+/// whatever corpus it is given. The run keeps the source's step count, time and history, so the
+/// learning-rate schedule carries on, and records where it started.
+pub fn start_from(from_dir: &Path, out_dir: &Path) -> Result<TrainingState, TrainError> {
+    let source = |e: String| TrainError::Source(from_dir.display().to_string(), e);
+    let text = std::fs::read_to_string(from_dir.join(checkpoint::STATE_FILE)).map_err(|e| source(e.to_string()))?;
+    let mut state: TrainingState = serde_json::from_str(&text).map_err(|e| source(e.to_string()))?;
+    let model =
+        load_record_file(&from_dir.join(checkpoint::MODEL_FILE), &state.config, &Device::flex()).map_err(source)?;
+    state.initialised_from = Some(InitialisedFrom {
+        manifest_sha256: state.manifest_sha256.clone(),
+        step: state.step,
+        seconds: state.seconds,
+    });
+    let optimizer: ModuleOptimizer = AdamConfig::new().init();
+    checkpoint::save(out_dir, &model, &optimizer, &state, &state.config)?;
     Ok(state)
 }
 
