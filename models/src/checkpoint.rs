@@ -56,15 +56,19 @@ pub fn save<M: Module>(
     write_json(&dir.join(CONFIG_FILE), config)
 }
 
+/// The training state a checkpoint directory holds (its `training.json`).
+pub fn read_state<S: DeserializeOwned>(dir: &Path) -> Result<S, String> {
+    let text = std::fs::read_to_string(dir.join(STATE_FILE)).map_err(|e| e.to_string())?;
+    serde_json::from_str(&text).map_err(|e| e.to_string())
+}
+
 /// The training state in `dir`, if a checkpoint is there.
 fn saved_state<S: DeserializeOwned>(dir: &Path) -> Result<Option<S>, CheckpointError> {
     let path = dir.join(STATE_FILE);
     if !path.exists() {
         return Ok(None);
     }
-    let fail = |message: String| CheckpointError::Resume { path: path.clone(), message };
-    let text = std::fs::read_to_string(&path).map_err(|e| fail(e.to_string()))?;
-    serde_json::from_str(&text).map(Some).map_err(|e| fail(e.to_string()))
+    read_state(dir).map(Some).map_err(|message| CheckpointError::Resume { path, message })
 }
 
 /// `model` with the weights of a record file (as [`save`] writes them).

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use burn::tensor::Device;
+use cadenza_models::checkpoint;
 use cadenza_models::data::{Corpus, Split};
 use cadenza_models::progress::TrainingProgress;
 use cadenza_models::vae::dataset::{load_windows, spread, tokens_tensor};
@@ -101,7 +102,7 @@ fn main() -> Result<()> {
             init_from,
         } => {
             let corpus = Corpus::open(&corpus)?;
-            if let Some(from) = init_from.filter(|_| !out.join("training.json").exists()) {
+            if let Some(from) = init_from.filter(|_| !out.join(checkpoint::STATE_FILE).exists()) {
                 let started = start_from(&from, &out)?;
                 println!("starting from {} at step {} (a fresh optimiser)", from.display(), started.step);
             }

@@ -52,8 +52,7 @@ pub fn v1_sources() -> Vec<Vec<usize>> {
 /// optimiser: the old one's moments belong to the old embedding).
 pub fn regroup_v1_checkpoint(v1_dir: &Path, out_dir: &Path) -> Result<TrainingState, RegroupError> {
     let source = |e: String| RegroupError::Source(v1_dir.display().to_string(), e);
-    let text = std::fs::read_to_string(v1_dir.join(checkpoint::STATE_FILE)).map_err(|e| source(e.to_string()))?;
-    let mut state: TrainingState = serde_json::from_str(&text).map_err(|e| source(e.to_string()))?;
+    let mut state: TrainingState = checkpoint::read_state(v1_dir).map_err(source)?;
     let device = Device::flex();
     let v1 = state.config.init_with_vocabulary(&device, V1_VOCAB_SIZE);
     let v1 = checkpoint::with_record_file(v1, &v1_dir.join(checkpoint::MODEL_FILE)).map_err(source)?;

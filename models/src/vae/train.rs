@@ -250,8 +250,7 @@ pub fn train(
 /// learning-rate schedule carries on, and records where it started.
 pub fn start_from(from_dir: &Path, out_dir: &Path) -> Result<TrainingState, TrainError> {
     let source = |e: String| TrainError::Source(from_dir.display().to_string(), e);
-    let text = std::fs::read_to_string(from_dir.join(checkpoint::STATE_FILE)).map_err(|e| source(e.to_string()))?;
-    let mut state: TrainingState = serde_json::from_str(&text).map_err(|e| source(e.to_string()))?;
+    let mut state: TrainingState = checkpoint::read_state(from_dir).map_err(source)?;
     let model =
         load_record_file(&from_dir.join(checkpoint::MODEL_FILE), &state.config, &Device::flex()).map_err(source)?;
     state.initialised_from = Some(InitialisedFrom {
