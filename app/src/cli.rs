@@ -174,13 +174,13 @@ pub enum BendsArg {
 
 /// Transcribes each input; a bad file is reported and the others still finish.
 pub fn transcribe(config: EngineConfig, args: &TranscribeArgs) -> Result<()> {
-    use cadenza_engine::transcribe::{Mode, PitchBends, TranscribeOptions};
+    use cadenza_engine::ml::transcription::{Mode, PitchBends, TranscribeOptions};
     if args.inputs.len() > 1 || args.output.is_dir() {
         std::fs::create_dir_all(&args.output)
             .with_context(|| format!("{}: cannot create the output folder", args.output.display()))?;
     }
     let options = TranscribeOptions {
-        notes: cadenza_engine::transcribe::NoteSettings {
+        notes: cadenza_engine::ml::transcription::NoteSettings {
             onset_threshold: args.onset_threshold,
             frame_threshold: args.frame_threshold,
             melodia_trick: !args.no_melodia,

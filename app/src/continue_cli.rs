@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
-use cadenza_engine::continuation::{
+use cadenza_engine::ml::continuation::{
     ContinuationRequest, GenerationOptions, Instrument, STYLE_DESCRIPTIONS, STYLES, bar_length, bar_start,
     continuation_job, grouped_into, parse_instruments, parse_style,
 };

@@ -2,8 +2,6 @@
 //! engine thread that the GUI and the CLI drive through commands and events.
 
 pub mod audio_file;
-#[cfg(feature = "ml")]
-pub mod continuation;
 pub mod dc;
 pub mod devices;
 pub mod edit;
@@ -11,28 +9,22 @@ pub mod engine;
 pub mod fsutil;
 pub mod gm;
 pub mod history;
-pub mod jobs;
-#[cfg(feature = "ml")]
-pub mod latent;
-#[cfg(feature = "ml")]
-pub mod live_transcription;
 pub mod midi;
+#[cfg(feature = "ml")]
+pub mod ml;
 pub mod playback;
 pub mod project;
-#[cfg(feature = "ml")]
-pub mod runtime_slot;
+pub mod protocol;
 pub mod song;
 pub mod studio;
 pub mod synth;
 pub mod timing;
-#[cfg(feature = "ml")]
-pub mod transcribe;
 
 #[cfg(feature = "ml")]
 pub use cadenza_models::{BackendKind, BackendPreference};
 pub use edit::{Edit, EditError, TrackProps};
-pub use engine::{Audition, Command, Engine, EngineConfig, EngineHandle, Event};
+pub use engine::{Engine, EngineConfig, EngineHandle};
 pub use history::{GestureId, History};
-pub use jobs::{Job, JobContext, JobError, JobId, JobOutput};
+pub use protocol::{Audition, Command, Event, Job, JobContext, JobError, JobId, JobOutput};
 pub use song::{BendPoint, KeySignatureChange, Note, Song, TempoChange, TimeSignatureChange, Track};
 pub use timing::{BarBeat, TempoMap};

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cadenza_engine::continuation::{
+use cadenza_engine::ml::continuation::{
     ContinuationRequest, GenerationOptions, Instrument, StreamedNote, Variation, bar_length, continuation_job,
     parse_instruments, parse_style, prompt_of,
 };
@@ -133,7 +133,7 @@ fn unknown_names_list_the_valid_ones() {
 /// plays the same instrument, and only then the least shared one.
 #[test]
 fn new_tracks_take_free_channels_then_share_one_playing_the_same_program() {
-    use cadenza_engine::continuation::channels_for;
+    use cadenza_engine::ml::continuation::channels_for;
     use cadenza_engine::song::Track;
     let mut song = Song::new(480);
     song.tracks.push(Track::new("piano", 0, 0));

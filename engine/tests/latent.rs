@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use cadenza_engine::latent::{LatentPoint, LatentReply, LatentRequest, Slot, VaeSize, clip_notes};
+use cadenza_engine::ml::latent::{LatentPoint, LatentReply, LatentRequest, Slot, VaeSize, clip_notes};
 use cadenza_engine::midi::read_song;
 use cadenza_engine::{Command, Engine, EngineConfig, Event};
 

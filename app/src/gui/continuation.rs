@@ -3,7 +3,7 @@
 //! generated; the finished variations can be flipped through, looped with the song, kept (one
 //! undo step) or generated again.
 
-use cadenza_engine::continuation::{
+use cadenza_engine::ml::continuation::{
     ContinuationRequest, GenerationOptions, Instrument, MAX_INSTRUMENTS, STYLE_DESCRIPTIONS, STYLES, StreamedNote,
     Variation, bar_length, bar_start, continuation_job, style_guess_job,
 };

@@ -3,7 +3,7 @@
 //! drops stale points) and the result is drawn, looped with the song on request, and kept as a
 //! track in one undo step. A latent map shows where the clips and the current point lie.
 
-use cadenza_engine::latent::{
+use cadenza_engine::ml::latent::{
     LatentMap, LatentPoint, LatentReply, LatentRequest, Slot, TimedNote, VaeSize, clip_notes, mean_velocity,
     shipped_map, song_notes,
 };
@@ -238,7 +238,7 @@ fn point_name(panel: &Panel) -> String {
 
 /// A MIDI channel for a new track playing `program`: one no track uses where there is one.
 fn channel_for(song: &Song, program: u8) -> u8 {
-    cadenza_engine::continuation::channels_for(song, &[program]).first().copied().unwrap_or(15)
+    cadenza_engine::ml::continuation::channels_for(song, &[program]).first().copied().unwrap_or(15)
 }
 
 /// The panel's contents.

@@ -473,7 +473,7 @@ fn a_dropped_audio_file_becomes_a_track_and_the_sliders_recreate_its_notes_witho
     sliders.melodia = true;
     f.harness.state_mut().set_transcription_sliders(sliders);
     f.settle(|app| app.song.tracks[1].notes.len() == before);
-    sliders.scale = Some(cadenza_engine::transcribe::Scale { root: 0, minor: false });
+    sliders.scale = Some(cadenza_engine::ml::transcription::Scale { root: 0, minor: false });
     f.harness.state_mut().set_transcription_sliders(sliders);
     f.settle(|app| app.song.tracks[1].notes.iter().all(|n| n.pitch != 61));
     f.sync();
@@ -616,7 +616,7 @@ fn the_continue_panel_streams_a_continuation_flips_variations_and_keeps_one_undo
 /// bach (the panel starts at traditional), and an empty song says there is nothing to judge.
 #[test]
 fn match_the_prompt_sets_the_style_the_model_hears() {
-    use cadenza_engine::continuation::STYLES;
+    use cadenza_engine::ml::continuation::STYLES;
     let chorale = cadenza_engine::midi::read_song(&corpus_file()).unwrap();
     let mut f = start(chorale);
     f.click_label("Continue");

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use cadenza_engine::gm;
 use cadenza_engine::song::Track;
 use cadenza_engine::timing::TempoMap;
-use cadenza_engine::transcribe::{
+use cadenza_engine::ml::transcription::{
     Listened, Mode, NoteEvent, NoteSettings, PitchBends, Placement, Scale, TranscribeOptions, min_note_frames,
     tracks_from_events,
 };

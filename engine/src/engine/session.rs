@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use crossbeam_channel::Sender;
 
-use super::{EngineThread, Event};
+use super::EngineThread;
+use crate::protocol::Event;
 use crate::devices::recorder::AudioBlock;
 use crate::history::GestureId;
-use crate::jobs::{Job, JobId, JobOutput};
+use crate::protocol::{Job, JobId, JobOutput};
 use crate::project::{self, ProjectData, Take};
 use crate::song::{Song, Track};
 use crate::studio::KeyboardInput;
@@ -237,7 +238,7 @@ impl EngineThread {
     /// Starts transcribing the take as it records; the recorder's listener.
     #[cfg(feature = "ml")]
     fn start_live_transcription(&mut self, take: &str) -> Option<Sender<AudioBlock>> {
-        use crate::live_transcription::{LivePlacement, LiveTranscription};
+        use crate::ml::transcription::live::{LivePlacement, LiveTranscription};
         use crate::timing::TempoMap;
         let tempo = TempoMap::for_song(&self.song);
         let offset_seconds = tempo.tick_to_seconds(self.studio.playhead_tick());

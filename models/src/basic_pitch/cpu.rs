@@ -6,8 +6,8 @@
 use std::cell::RefCell;
 use std::ops::Range;
 
-use super::front::{BINS_PER_OCTAVE, CENTRE_PAD, CQT_BINS, HARMONIC_SHIFTS, LOWPASS_PAD, OCTAVES};
-use super::network::{BasicPitch, CONTOUR1, CONTOUR2, Conv, Geometry, NOTE1, NOTE2, ONSET1, ONSET2};
+use super::front::{BINS_PER_OCTAVE, CENTRE_PAD, CQT_BINS, Front, HARMONIC_SHIFTS, LOWPASS_PAD, OCTAVES};
+use super::layers::{Branches, CONTOUR1, CONTOUR2, Conv, Geometry, NOTE1, NOTE2, ONSET1, ONSET2};
 use super::stitch::WindowFrames;
 use super::{CONTOUR_BINS, FRAMES_PER_WINDOW, HOP, NOTE_BINS, WINDOW_SAMPLES};
 use crate::kernels::{Conv2d, ConvScratch, ConvShape, Region};
@@ -52,9 +52,9 @@ fn conv(layer: &Conv, geometry: Geometry) -> Conv2d {
 }
 
 impl CpuBasicPitch {
-    /// Copies the weights out of a loaded model (whatever device it lives on).
-    pub fn new(model: &BasicPitch) -> Self {
-        let front = &model.front;
+    /// Copies the weights out of a loaded model's front end and branches (whatever device
+    /// they live on).
+    pub(super) fn new(front: &Front, model: Branches<'_>) -> Self {
         let mut kernels = values(front.kernel_real.val());
         kernels.extend(values(front.kernel_imag.val()));
         let cqt = (0..OCTAVES)
@@ -83,13 +83,13 @@ impl CpuBasicPitch {
             sqrt_lengths: values(front.sqrt_lengths.val()),
             bn_scale: scalar(front.bn_scale.val()),
             bn_shift: scalar(front.bn_shift.val()),
-            contour1: conv(&model.contour1, CONTOUR1),
-            contour1_folded: fold_harmonics(&model.contour1),
-            contour2: conv(&model.contour2, CONTOUR2),
-            note1: conv(&model.note1, NOTE1),
-            note2: conv(&model.note2, NOTE2),
-            onset1: conv(&model.onset1, ONSET1),
-            onset2: conv(&model.onset2, ONSET2),
+            contour1: conv(model.contour1, CONTOUR1),
+            contour1_folded: fold_harmonics(model.contour1),
+            contour2: conv(model.contour2, CONTOUR2),
+            note1: conv(model.note1, NOTE1),
+            note2: conv(model.note2, NOTE2),
+            onset1: conv(model.onset1, ONSET1),
+            onset2: conv(model.onset2, ONSET2),
         }
     }
 

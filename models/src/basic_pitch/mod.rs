@@ -5,6 +5,7 @@
 
 pub mod cpu;
 mod front;
+mod layers;
 pub mod live;
 mod network;
 mod notes;

@@ -1,54 +1,16 @@
 //! The three branches after the front end (spec §2.5): contour, note (from the contour), onset
 //! (from the harmonic stack and the note probabilities).
 
-use burn::module::{Module, Param};
+use burn::module::Module;
 use burn::tensor::activation::{relu, sigmoid};
-use burn::tensor::module::conv2d;
-use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor};
 
 use std::sync::{Arc, OnceLock};
 
 use super::cpu::CpuBasicPitch;
 use super::front::Front;
+use super::layers::{Branches, CONTOUR1, CONTOUR2, Conv, NOTE1, NOTE2, ONSET1, ONSET2};
 use super::{CONTOUR_BINS, FRAMES_PER_WINDOW, NOTE_BINS};
-
-/// Stride and symmetric padding (time, frequency) of one layer, from the spec's layer table
-/// (§2.5); the Burn module and the CPU kernels both read them from here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Geometry {
-    pub stride: [usize; 2],
-    pub padding: [usize; 2],
-}
-
-pub(super) const CONTOUR1: Geometry = Geometry { stride: [1, 1], padding: [1, 19] };
-pub(super) const CONTOUR2: Geometry = Geometry { stride: [1, 1], padding: [2, 2] };
-pub(super) const NOTE1: Geometry = Geometry { stride: [1, 3], padding: [3, 2] };
-pub(super) const NOTE2: Geometry = Geometry { stride: [1, 1], padding: [3, 1] };
-pub(super) const ONSET1: Geometry = Geometry { stride: [1, 3], padding: [2, 1] };
-pub(super) const ONSET2: Geometry = Geometry { stride: [1, 1], padding: [1, 1] };
-
-/// A convolution with its (batch-norm-folded) bias.
-#[derive(Module, Debug)]
-pub struct Conv {
-    pub weight: Param<Tensor<4>>,
-    pub bias: Param<Tensor<1>>,
-}
-
-impl Conv {
-    fn zeros(out: usize, input: usize, kernel: [usize; 2], device: &Device) -> Self {
-        Self {
-            weight: Param::from_tensor(Tensor::zeros([out, input, kernel[0], kernel[1]], device)),
-            bias: Param::from_tensor(Tensor::zeros([out], device)),
-        }
-    }
-
-    /// Cross-correlation over [B, C, time, freq] with symmetric padding.
-    fn forward(&self, x: Tensor<4>, layer: Geometry) -> Tensor<4> {
-        let options = ConvOptions::new(layer.stride, layer.padding, [1, 1], 1);
-        conv2d(x, self.weight.val(), Some(self.bias.val()), options)
-    }
-}
 
 /// The three posteriorgrams of a batch of windows (probabilities in 0..1).
 #[derive(Debug, Clone)]
@@ -92,7 +54,18 @@ impl BasicPitch {
 
     /// The model for [`CpuBasicPitch`]'s kernels (the weights are copied once).
     pub fn cpu(&self) -> Arc<CpuBasicPitch> {
-        Arc::clone(self.cpu.get_or_init(|| Arc::new(CpuBasicPitch::new(self))))
+        Arc::clone(self.cpu.get_or_init(|| Arc::new(CpuBasicPitch::new(&self.front, self.branches()))))
+    }
+
+    fn branches(&self) -> Branches<'_> {
+        Branches {
+            contour1: &self.contour1,
+            contour2: &self.contour2,
+            note1: &self.note1,
+            note2: &self.note2,
+            onset1: &self.onset1,
+            onset2: &self.onset2,
+        }
     }
 
     /// Audio windows [B, 43844] at 22,050 Hz → posteriorgrams.

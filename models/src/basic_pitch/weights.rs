@@ -8,7 +8,8 @@ use burn::module::{Param, ParamId};
 use burn::tensor::{Device, Tensor, TensorData};
 use thiserror::Error;
 
-use super::network::{BasicPitch, Conv};
+use super::layers::Conv;
+use super::network::BasicPitch;
 
 #[derive(Debug, Error)]
 pub enum WeightsError {

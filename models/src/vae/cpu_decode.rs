@@ -17,7 +17,7 @@ use burn::tensor::{Tensor, TensorData};
 
 use super::lstm::FusedLstm;
 use super::melody::{CLASSES, STEPS_PER_BAR};
-use super::model::{START, choose};
+use super::sampling::{START, choose};
 
 /// A dense matrix, row-major.
 #[derive(Debug, Clone)]

@@ -8,6 +8,7 @@ pub mod lstm;
 pub mod melody;
 pub mod melody_model;
 pub mod model;
+mod sampling;
 pub mod shipped;
 pub mod train;
 

@@ -4,35 +4,20 @@
 
 use std::sync::{Arc, OnceLock};
 
-pub use cadenza_models::continuation::generate::{GenerationOptions, PromptNotice};
-use cadenza_models::continuation::generate::{Prompt, continue_prompt};
-use cadenza_models::continuation::recognise::likely_style;
+mod jobs;
+
+use std::sync::{Arc, OnceLock};
+
+pub use cadenza_models::continuation::generate::PromptNotice;
+use cadenza_models::continuation::generate::Prompt;
 use cadenza_models::continuation::vocab::TICKS_PER_QUARTER;
-pub use cadenza_models::continuation::vocab::{Instrument, STYLE_DESCRIPTIONS, STYLES, grouped_into, style_index};
+pub use cadenza_models::continuation::vocab::{STYLE_DESCRIPTIONS, STYLES, grouped_into, style_index};
 use cadenza_models::continuation::{ContinuationModel, GridNote, Header};
 
-use crate::engine::Event;
-use crate::jobs::{Job, JobError, JobId, JobOutput};
+pub use self::jobs::{continuation_job, style_guess_job};
+pub use crate::protocol::continuation::*;
 use crate::song::{DRUM_CHANNEL, Note, Song, Track};
 use crate::timing;
-
-/// What to continue and how.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ContinuationRequest {
-    /// The prompt: these tracks' notes starting in `from..to` (song ticks, on bar lines).
-    /// The continuation starts at `to`.
-    pub from: u64,
-    pub to: u64,
-    pub tracks: Vec<usize>,
-    pub style: u8,
-    /// Up to 10 instruments to play; empty takes the prompt's own.
-    pub instruments: Vec<Instrument>,
-    pub variations: usize,
-    pub options: GenerationOptions,
-}
-
-/// One continuation: a track per instrument, named and with its GM program.
-pub type Variation = Vec<Track>;
 
 /// The most instruments one request may name (MuseNet's limit).
 pub const MAX_INSTRUMENTS: usize = 10;
@@ -141,7 +126,7 @@ pub fn channels_for(song: &Song, programs: &[u8]) -> Vec<u8> {
 }
 
 /// A grid note as a song note, its grid time counted from song tick `at`.
-fn song_note(note: &GridNote, at: u64, ppq: u64) -> Note {
+pub(crate) fn song_note(note: &GridNote, at: u64, ppq: u64) -> Note {
     let start = at + u64::from(note.start) * ppq / u64::from(TICKS_PER_QUARTER);
     let length = (u64::from(note.duration) * ppq / u64::from(TICKS_PER_QUARTER)).max(1);
     Note::new(start, length, note.pitch, note.velocity)
@@ -168,76 +153,3 @@ pub fn variation_tracks(song: &Song, notes: &[GridNote], at: u64, label: &str) -
         .collect()
 }
 
-/// Streamed while a continuation job runs: one note of one variation, in song ticks.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StreamedNote {
-    pub id: JobId,
-    pub variation: usize,
-    pub instrument: Instrument,
-    pub note: Note,
-}
-
-/// The job: every variation in turn (seed, seed + 1, …), each note sent as it is made.
-pub fn continuation_job(song: Arc<Song>, request: ContinuationRequest) -> Job {
-    let label = format!("Continuing for {} bars ({} variations)", request.options.bars, request.variations.max(1));
-    Job::new(label, move |ctx| {
-        let model = shipped_model().map_err(JobError::Failed)?;
-        let prompt = prompt_of(&song, &request);
-        let ppq = u64::from(song.ppq.max(1));
-        let variations = request.variations.clamp(1, 16);
-        let device = cadenza_models::Device::flex();
-        let mut results = Vec::with_capacity(variations);
-        let mut notices = Vec::new();
-        let mut stats = Vec::new();
-        for variation in 0..variations {
-            let options = GenerationOptions {
-                seed: request.options.seed.wrapping_add(variation as u64),
-                ..request.options.clone()
-            };
-            let total = f64::from(options.bars.max(1)) * f64::from(prompt.bar_ticks);
-            // The model counts from the prompt's first bar line; the song places the
-            // continuation from the prompt's end.
-            let prompt_end = prompt.bars * prompt.bar_ticks;
-            let after_prompt = |n: &GridNote| GridNote { start: n.start.saturating_sub(prompt_end), ..*n };
-            let generated = continue_prompt(&model, &prompt, &options, &device, ctx.cancel_flag(), |note| {
-                let note = after_prompt(&note);
-                let done = (f64::from(note.start) / total).min(1.0);
-                ctx.progress((variation as f64 + done) / variations as f64, format!("variation {}", variation + 1));
-                ctx.send(Event::ContinuationNote(StreamedNote {
-                    id: ctx.id,
-                    variation,
-                    instrument: note.instrument,
-                    note: song_note(&note, request.to, ppq),
-                }));
-            })
-            .map_err(|e| match e {
-                cadenza_models::continuation::generate::GenerateError::Cancelled => JobError::Cancelled,
-                other => JobError::Failed(other.to_string()),
-            })?;
-            notices.extend(generated.notices.iter().map(ToString::to_string));
-            stats.push((generated.tokens, generated.seconds, generated.first_note_seconds));
-            let shifted: Vec<GridNote> = generated.notes.iter().map(after_prompt).collect();
-            results.push(variation_tracks(&song, &shifted, request.to, &format!("continuation {}", variation + 1)));
-        }
-        notices.dedup();
-        let tokens: usize = stats.iter().map(|s| s.0).sum();
-        let seconds: f64 = stats.iter().map(|s| s.1).sum();
-        Ok(JobOutput::Continued {
-            variations: results,
-            notices,
-            tokens_per_second: tokens as f64 / seconds.max(1e-9),
-            first_note_seconds: stats.first().and_then(|s| s.2),
-        })
-    })
-}
-
-/// Which style the request's prompt sounds like to the continuation model (the panel starts
-/// from it). Quick: one pass over the prompt per style.
-pub fn style_guess_job(song: Arc<Song>, request: ContinuationRequest) -> Job {
-    Job::new("Recognising the prompt's style", move |_| {
-        let model = shipped_model().map_err(JobError::Failed)?;
-        let prompt = prompt_of(&song, &request);
-        let device = cadenza_models::Device::flex();
-        Ok(JobOutput::StyleGuessed(likely_style(&model, &prompt, &device)))
-    })
-}

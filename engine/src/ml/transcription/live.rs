@@ -16,20 +16,12 @@ use crate::dc::DcBlocker;
 use crate::devices::recorder::AudioBlock;
 use crate::song::Note;
 use crate::timing::TempoMap;
-use crate::transcribe::{PitchBends, Placement, TranscribeOptions, tracks_from_events};
+use super::{PitchBends, Placement, TranscribeOptions, tracks_from_events};
+pub use crate::protocol::transcription::LiveNotes;
 
 /// Blocks of 512 frames the worker may fall behind by (about 10 s at 48 kHz) before the
 /// recorder drops some; a step takes a fraction of the audio it covers, so it catches up.
 const BACKLOG_BLOCKS: usize = 1024;
-
-/// Notes of the take so far, in song ticks.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct LiveNotes {
-    /// Notes that are final, added since the last update.
-    pub committed: Vec<Note>,
-    /// Notes still sounding: they replace the previous update's.
-    pub provisional: Vec<Note>,
-}
 
 /// Where the take's notes go in the song.
 #[derive(Debug, Clone)]

@@ -1,4 +1,5 @@
-//! Background jobs: ids, progress, cancellation, and panic isolation.
+//! Background jobs as both sides see them: ids, outputs and errors, and the context a running
+//! job reports progress, notices and streamed events through.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -7,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::Sender;
 
-use crate::engine::Event;
+use super::Event;
 use crate::song::Song;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -40,7 +41,7 @@ pub enum JobOutput {
     },
     /// An audio file's posteriorgrams, kept so notes can be re-created from them at once.
     #[cfg(feature = "ml")]
-    Listened(Arc<crate::transcribe::Listened>),
+    Listened(Arc<super::transcription::Listened>),
     /// Notes created from posteriorgrams.
     #[cfg(feature = "ml")]
     NotesCreated(Vec<cadenza_models::basic_pitch::NoteEvent>),
@@ -55,7 +56,7 @@ pub enum JobOutput {
     /// Continuations of a passage: per variation, a track per instrument.
     #[cfg(feature = "ml")]
     Continued {
-        variations: Vec<crate::continuation::Variation>,
+        variations: Vec<super::continuation::Variation>,
         notices: Vec<String>,
         tokens_per_second: f64,
         first_note_seconds: Option<f64>,

@@ -1,0 +1,69 @@
+//! The engine thread's side of the model jobs: the ML backend choice, and starting the
+//! transcription and latent jobs on it.
+
+use std::path::PathBuf;
+
+use cadenza_models::{BackendPreference, probe_adapters, select_backend};
+
+use super::EngineThread;
+use crate::ml::latent::{LatentRequest, LatentWorker, shipped_models};
+use crate::ml::transcription::{self, Mode, TranscribeOptions};
+use crate::protocol::{Event, JobId};
+
+impl EngineThread {
+    /// The ML device, waiting for the backend choice (and starting it if nobody has).
+    pub(super) fn ml_device(&mut self) -> cadenza_models::Device {
+        self.choose_backend();
+        self.runtime.wait().device.clone()
+    }
+
+    /// Starts choosing the ML backend on its own thread, once; says what was chosen.
+    pub(super) fn choose_backend(&mut self) {
+        let preference = self.config.backend;
+        let events = self.events.clone();
+        self.runtime.choose(move || {
+            // Asking for the CPU needs no look at the graphics drivers.
+            let adapters = if preference == BackendPreference::Cpu { Vec::new() } else { probe_adapters() };
+            let runtime = select_backend(preference, &adapters);
+            let _ = events.send(Event::Backend {
+                kind: runtime.kind,
+                adapter: runtime.adapter.clone(),
+                reason: runtime.reason.clone(),
+            });
+            runtime
+        });
+    }
+
+    pub(super) fn transcribe(&mut self, id: JobId, path: PathBuf, options: TranscribeOptions) {
+        // The job starts on the CPU while the backend is still being chosen.
+        self.choose_backend();
+        self.enqueue(id, transcription::transcription_job(path, options, self.runtime.clone()));
+    }
+
+    pub(super) fn listen(&mut self, id: JobId, path: PathBuf, mode: Mode) {
+        let device = self.ml_device();
+        self.enqueue(id, transcription::listen_job(path, mode, device));
+    }
+
+    pub(super) fn latent(&mut self, request: LatentRequest) {
+        if self.latent.is_none() {
+            let (models, errors) = shipped_models();
+            for error in errors {
+                self.emit(Event::Notice(error));
+            }
+            let events = self.events.clone();
+            match LatentWorker::start(models, move |reply| {
+                let _ = events.send(Event::Latent(reply));
+            }) {
+                Ok(worker) => self.latent = Some(worker),
+                Err(e) => {
+                    self.emit(Event::CommandFailed(format!("could not start the melody models: {e}")));
+                    return;
+                }
+            }
+        }
+        if let Some(worker) = &self.latent {
+            worker.send(request);
+        }
+    }
+}
