@@ -145,7 +145,7 @@ impl Studio {
 
     /// Sets the instrument the keyboard plays.
     pub fn set_keyboard_program(&self, program: u8) {
-        let _ = self.player.live_sender().send(LiveMessage::program(LIVE_CHANNEL, program));
+        let _ = self.player.live_sender().try_send(LiveMessage::program(LIVE_CHANNEL, program));
     }
 
     /// Arms keyboard recording into `track` (or disarms).
@@ -241,7 +241,7 @@ impl Studio {
                     LiveMessage { channel: LIVE_CHANNEL, command, data1, data2 }
                 }
             };
-            let _ = live.send(live_message);
+            let _ = live.try_send(live_message);
             let _ = keyboard.send(KeyboardInput { message, tick: status.position_tick() });
         })
         .map_err(|e| e.to_string())?;

@@ -142,10 +142,12 @@ impl Synth for BuiltinSynth {
                 7 => ch.volume = f32::from(data2.min(127)) / 127.0,
                 10 => ch.pan = f32::from(data2.min(127)) / 127.0,
                 0x78 => self.voices.retain(|v| v.channel != channel),
+                // All notes off: release every held voice of the channel (in place: this runs
+                // on the audio thread, which must not allocate).
                 0x7B => {
-                    let keys: Vec<u8> = self.voices.iter().filter(|v| v.channel == channel).map(|v| v.key).collect();
-                    for key in keys {
-                        self.note_off(channel, key);
+                    for voice in self.voices.iter_mut().filter(|v| v.channel == channel && v.released_at.is_none()) {
+                        voice.level_at_release = voice.envelope();
+                        voice.released_at = Some(voice.age);
                     }
                 }
                 _ => {}
