@@ -77,13 +77,29 @@ pub struct AudioStream {
     /// Removes DC offset at the file's rate, before resampling (see [`crate::dc`]).
     dc: Option<DcBlocker>,
     ended: bool,
+    /// Packets that could not be decoded and were skipped.
+    skipped_packets: u64,
 }
 
 impl AudioStream {
     pub fn open(path: &Path, rate: u32) -> Result<Self, AudioFileError> {
         let file =
             std::fs::File::open(path).map_err(|source| AudioFileError::Open { path: path.to_path_buf(), source })?;
-        let stream = MediaSourceStream::new(Box::new(file), Default::default());
+        Self::from_source(Box::new(file), path, rate)
+    }
+
+    /// A file's bytes already in memory; `name` names it in errors and its extension is a hint
+    /// to the format (fuzzed: `fuzz/`, `import_audio`).
+    pub fn from_bytes(bytes: Vec<u8>, name: &Path, rate: u32) -> Result<Self, AudioFileError> {
+        Self::from_source(Box::new(std::io::Cursor::new(bytes)), name, rate)
+    }
+
+    fn from_source(
+        source: Box<dyn symphonia::core::io::MediaSource>,
+        path: &Path,
+        rate: u32,
+    ) -> Result<Self, AudioFileError> {
+        let stream = MediaSourceStream::new(source, Default::default());
         let mut hint = Hint::new();
         if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
             hint.with_extension(ext);
@@ -125,6 +141,7 @@ impl AudioStream {
             resampler,
             dc: None,
             ended: false,
+            skipped_packets: 0,
         })
     }
 
@@ -142,6 +159,28 @@ impl AudioStream {
     /// Fraction of the file read so far (0 when the length is unknown).
     pub fn fraction_read(&self) -> f32 {
         self.source_frames.map_or(0.0, |n| (self.decoded_frames as f64 / n.max(1) as f64).min(1.0) as f32)
+    }
+
+    /// What was wrong with the file, once it has been read to its end: damaged frames skipped,
+    /// or less audio than its header promises (a file cut short by a failed copy or download).
+    /// `None` for a sound file.
+    pub fn damage(&self) -> Option<String> {
+        let seconds = |frames: u64| frames as f64 / f64::from(self.source_rate.max(1));
+        let mut problems = Vec::new();
+        if self.skipped_packets > 0 {
+            problems.push(format!("{} damaged packets were skipped", self.skipped_packets));
+        }
+        // A tenth of a second of slack: some encoders round the header's length.
+        if let Some(promised) = self.source_frames
+            && self.decoded_frames + u64::from(self.source_rate / 10) < promised
+        {
+            problems.push(format!(
+                "it ends early: {:.1} s of the {:.1} s its header gives could be read",
+                seconds(self.decoded_frames),
+                seconds(promised)
+            ));
+        }
+        (!problems.is_empty()).then(|| problems.join("; "))
     }
 
     /// The next piece of mono audio at the target rate; `None` at the end.
@@ -190,7 +229,10 @@ impl AudioStream {
             let decoded = match self.decoder.decode(&packet) {
                 Ok(decoded) => decoded,
                 // A corrupt frame in a long file: skip it, as players do.
-                Err(SymphoniaError::DecodeError(_)) => continue,
+                Err(SymphoniaError::DecodeError(_)) => {
+                    self.skipped_packets += 1;
+                    continue;
+                }
                 Err(e) => return Err(AudioFileError::Damaged { path: self.path.clone(), reason: e.to_string() }),
             };
             let spec = *decoded.spec();
@@ -329,6 +371,25 @@ mod tests {
         assert_eq!(streamed.len(), reference.len());
         let worst = streamed.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
         assert!(worst < 1e-3, "streamed differs from whole-file resampling by {worst}");
+    }
+
+    #[test]
+    fn a_file_cut_short_says_how_much_was_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let wav = dir.path().join("cut.wav");
+        write_wav(&wav, 22_050, 1, 2.0, 440.0);
+        let whole = std::fs::read(&wav).unwrap();
+        std::fs::write(&wav, &whole[..whole.len() / 2]).unwrap();
+        let mut stream = AudioStream::open(&wav, 22_050).unwrap();
+        while stream.next_piece().unwrap().is_some() {}
+        let damage = stream.damage().expect("the cut is noticed");
+        assert!(damage.contains("1.0 s of the 2.0 s"), "{damage}");
+
+        let sound = dir.path().join("sound.wav");
+        write_wav(&sound, 22_050, 1, 2.0, 440.0);
+        let mut stream = AudioStream::open(&sound, 22_050).unwrap();
+        while stream.next_piece().unwrap().is_some() {}
+        assert_eq!(stream.damage(), None);
     }
 
     #[test]

@@ -105,14 +105,14 @@ fn a_take_is_transcribed_while_it_records_and_lands_in_a_new_track() {
 /// wait for it: it runs on the CPU meanwhile, with the same notes as with its device at once.
 #[test]
 fn transcribing_while_the_backend_is_chosen_does_not_wait_and_gives_the_same_notes() {
-    use cadenza_engine::runtime_slot::RuntimeSlot;
-    use cadenza_engine::transcribe::{DeviceChoice, TranscribeOptions, transcribe_file, transcribe_on};
+    use cadenza_engine::ml::runtime_slot::RuntimeSlot;
+    use cadenza_engine::ml::transcription::{DeviceChoice, TranscribeOptions, transcribe_file, transcribe_on};
     use cadenza_models::{BackendPreference, Device, select_backend};
     let dir = tempfile::tempdir().unwrap();
     let wav = dir.path().join("tones.wav");
     write_tones(&wav);
     let options = TranscribeOptions::default();
-    let ready = transcribe_file(&wav, &options, &Device::flex(), &mut |_, _| true).unwrap();
+    let ready = transcribe_file(&wav, &options, &Device::flex(), &mut |_, _| true).unwrap().song;
     // Drivers that answer only when the test lets them.
     let (release, released) = std::sync::mpsc::channel::<()>();
     let slot = RuntimeSlot::default();
@@ -120,7 +120,7 @@ fn transcribing_while_the_backend_is_chosen_does_not_wait_and_gives_the_same_not
         let _ = released.recv();
         select_backend(BackendPreference::Cpu, &[])
     });
-    let pending = transcribe_on(&wav, &options, DeviceChoice::Pending(&slot), &mut |_, _| true).unwrap();
+    let pending = transcribe_on(&wav, &options, DeviceChoice::Pending(&slot), &mut |_, _| true).unwrap().song;
     assert!(slot.get().is_none(), "the transcription finished while the backend was still being chosen");
     release.send(()).unwrap();
     let notes = |song: &Song| song.tracks.iter().flat_map(|t| t.notes.clone()).collect::<Vec<_>>();
