@@ -92,15 +92,26 @@ pub fn load_project(path: &Path) -> Result<(PathBuf, ProjectData), ProjectError>
     Ok((dir, data))
 }
 
+/// Project data as the bytes of a `project.json`.
+pub fn project_bytes(data: &ProjectData, file: &Path) -> Result<Vec<u8>, ProjectError> {
+    serde_json::to_vec_pretty(data)
+        .map_err(|e| ProjectError::Write { path: file.to_path_buf(), source: std::io::Error::other(e) })
+}
+
 fn write_json(file: &Path, data: &ProjectData) -> Result<(), ProjectError> {
-    let json = serde_json::to_vec_pretty(data)
-        .map_err(|e| ProjectError::Write { path: file.to_path_buf(), source: std::io::Error::other(e) })?;
+    let json = project_bytes(data, file)?;
     write_bytes_atomically(file, &json).map_err(|source| ProjectError::Write { path: file.to_path_buf(), source })
 }
 
 fn read_json(file: &Path) -> Result<ProjectData, ProjectError> {
     let bytes = std::fs::read(file).map_err(|source| ProjectError::Read { path: file.to_path_buf(), source })?;
-    let mut data: ProjectData = serde_json::from_slice(&bytes)
+    parse_project(&bytes, file)
+}
+
+/// A `project.json` or recovery file's bytes as project data (`file` names it in errors).
+/// Whatever the bytes, the answer is data or a typed error (fuzzed: `fuzz/`, `import_project`).
+pub fn parse_project(bytes: &[u8], file: &Path) -> Result<ProjectData, ProjectError> {
+    let mut data: ProjectData = serde_json::from_slice(bytes)
         .map_err(|e| ProjectError::Format { path: file.to_path_buf(), reason: e.to_string() })?;
     if data.format != FORMAT {
         return Err(ProjectError::Format { path: file.to_path_buf(), reason: format!("format is {:?}", data.format) });
