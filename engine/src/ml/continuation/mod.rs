@@ -2,8 +2,6 @@
 //! a prompt, generation as a background job that streams each note to the app as it is
 //! made, and the result as ghost tracks (one per instrument) to audition, flip through and keep.
 
-use std::sync::{Arc, OnceLock};
-
 mod jobs;
 
 use std::sync::{Arc, OnceLock};
