@@ -4,11 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
+use cadenza_engine::midi::write_song;
 use cadenza_engine::ml::continuation::{
     ContinuationRequest, GenerationOptions, Instrument, STYLE_DESCRIPTIONS, STYLES, bar_length, bar_start,
     continuation_job, grouped_into, parse_instruments, parse_style,
 };
-use cadenza_engine::midi::write_song;
 use cadenza_engine::song::Song;
 use cadenza_engine::timing::{BarBeat, bar_beat_to_tick};
 use cadenza_engine::{Engine, EngineConfig, Event, JobOutput};

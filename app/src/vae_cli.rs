@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use cadenza_engine::ml::latent::{self, MelodyVae, TimedNote, VaeSize, mean_velocity};
 use cadenza_engine::midi::{read_song, write_song};
+use cadenza_engine::ml::latent::{self, MelodyVae, TimedNote, VaeSize, mean_velocity};
 use cadenza_engine::song::{Song, Track};
 
 #[derive(clap::Subcommand, Debug)]

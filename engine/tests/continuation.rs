@@ -8,11 +8,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use cadenza_engine::midi::read_song;
 use cadenza_engine::ml::continuation::{
     ContinuationRequest, GenerationOptions, Instrument, StreamedNote, Variation, bar_length, continuation_job,
     parse_instruments, parse_style, prompt_of,
 };
-use cadenza_engine::midi::read_song;
 use cadenza_engine::song::Song;
 use cadenza_engine::{Engine, EngineConfig, EngineHandle, Event, JobId, JobOutput};
 

@@ -8,6 +8,8 @@
 //! quotes a run of 100,000: `CADENZA_EDIT_STEPS=100000 cargo test -p cadenza-engine --test
 //! edit_history -- --nocapture`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 use std::collections::VecDeque;
 
 use cadenza_engine::project::{ProjectData, load_project, save_project};
@@ -102,7 +104,12 @@ fn random_edit(rng: &mut Rng, song: &Song) -> Edit {
             let props = song.tracks.get(track).map_or_else(|| TrackProps::of(&Track::new("x", 0, 0)), TrackProps::of);
             Edit::SetTrackProps {
                 index: track,
-                props: TrackProps { volume: rng.below(128) as u8, muted: rng.chance(20), name: format!("T{}", rng.below(9)), ..props },
+                props: TrackProps {
+                    volume: rng.below(128) as u8,
+                    muted: rng.chance(20),
+                    name: format!("T{}", rng.below(9)),
+                    ..props
+                },
             }
         }
         11 => Edit::MoveTrack { from: track, to: rng.below(tracks as u64 + 1) as usize },
@@ -216,7 +223,11 @@ fn run(seed: u64, steps: usize) {
             }
         }
         if step % 50 == 0 {
-            assert_eq!(reloaded(&song, dir.path(), step), song, "seed {seed} step {step}: save and load changed the song");
+            assert_eq!(
+                reloaded(&song, dir.path(), step),
+                song,
+                "seed {seed} step {step}: save and load changed the song"
+            );
             saved += 1;
         }
     }

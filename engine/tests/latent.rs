@@ -6,8 +6,8 @@
 
 use std::time::{Duration, Instant};
 
-use cadenza_engine::ml::latent::{LatentPoint, LatentReply, LatentRequest, Slot, VaeSize, clip_notes};
 use cadenza_engine::midi::read_song;
+use cadenza_engine::ml::latent::{LatentPoint, LatentReply, LatentRequest, Slot, VaeSize, clip_notes};
 use cadenza_engine::{Command, Engine, EngineConfig, Event};
 
 const CHORALE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../assets/demo/bach_bwv7.7.mid");

@@ -2,6 +2,8 @@
 //! counting allocator watches the thread that renders while the engine's side edits the song,
 //! seeks, loops, previews, clicks the metronome and sends MIDI out.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 // A global allocator is the one way to see every allocation; it is test-only.
 #![allow(unsafe_code)]
 

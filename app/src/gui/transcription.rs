@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use cadenza_engine::gm;
-use cadenza_engine::song::Track;
-use cadenza_engine::timing::TempoMap;
 use cadenza_engine::ml::transcription::{
     Listened, Mode, NoteEvent, NoteSettings, PitchBends, Placement, Scale, TranscribeOptions, min_note_frames,
     tracks_from_events,
 };
+use cadenza_engine::song::Track;
+use cadenza_engine::timing::TempoMap;
 use cadenza_engine::{Edit, Job, JobId, JobOutput};
 use eframe::egui::{self, Color32, Pos2, Rect};
 

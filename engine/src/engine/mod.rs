@@ -21,10 +21,10 @@ pub use self::config::EngineConfig;
 pub use self::handle::{Engine, EngineHandle};
 use self::workers::{Queued, render_job};
 use crate::history::History;
-use crate::protocol::{JobId, JobOutput, JobResult, Notices};
 use crate::playback::TransportSettings;
 use crate::project::{self, ProjectData, Take};
 use crate::protocol::{Audition, Command, Event, Job};
+use crate::protocol::{JobId, JobOutput, JobResult, Notices};
 use crate::song::Song;
 use crate::studio::Studio;
 
@@ -314,6 +314,4 @@ impl EngineThread {
             can_redo: self.history.can_redo(),
         });
     }
-
 }
-

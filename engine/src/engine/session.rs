@@ -6,11 +6,11 @@ use std::sync::Arc;
 use crossbeam_channel::Sender;
 
 use super::EngineThread;
-use crate::protocol::Event;
 use crate::devices::recorder::AudioBlock;
 use crate::history::GestureId;
-use crate::protocol::{Job, JobId, JobOutput};
 use crate::project::{self, ProjectData, Take};
+use crate::protocol::Event;
+use crate::protocol::{Job, JobId, JobOutput};
 use crate::song::{Song, Track};
 use crate::studio::KeyboardInput;
 

@@ -25,7 +25,14 @@ struct PlayerSource {
 
 impl PlayerSource {
     fn new(player: Arc<Player>, rate: NonZero<u32>) -> Self {
-        Self { player, rate, buffer: Vec::with_capacity(2 * BLOCK), left: vec![0.0; BLOCK], right: vec![0.0; BLOCK], at: 0 }
+        Self {
+            player,
+            rate,
+            buffer: Vec::with_capacity(2 * BLOCK),
+            left: vec![0.0; BLOCK],
+            right: vec![0.0; BLOCK],
+            at: 0,
+        }
     }
 }
 

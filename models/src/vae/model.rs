@@ -14,10 +14,10 @@ use burn::tensor::activation::{log_softmax, softplus, tanh};
 use burn::tensor::{Device, Distribution, Int, Tensor, TensorData};
 
 use super::cpu_decode::{CpuDecoder, WeightsError};
-pub use super::sampling::START;
-use super::sampling::choose;
 use super::lstm::{FusedLstm, State};
 use super::melody::{CLASSES, STEPS_PER_BAR};
+pub use super::sampling::START;
+use super::sampling::choose;
 
 #[derive(Config, Debug, PartialEq)]
 pub struct MusicVaeConfig {

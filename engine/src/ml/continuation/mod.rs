@@ -6,8 +6,8 @@ mod jobs;
 
 use std::sync::{Arc, OnceLock};
 
-pub use cadenza_models::continuation::generate::PromptNotice;
 use cadenza_models::continuation::generate::Prompt;
+pub use cadenza_models::continuation::generate::PromptNotice;
 use cadenza_models::continuation::vocab::TICKS_PER_QUARTER;
 pub use cadenza_models::continuation::vocab::{STYLE_DESCRIPTIONS, STYLES, grouped_into, style_index};
 use cadenza_models::continuation::{ContinuationModel, GridNote, Header};
@@ -150,4 +150,3 @@ pub fn variation_tracks(song: &Song, notes: &[GridNote], at: u64, label: &str) -
         })
         .collect()
 }
-

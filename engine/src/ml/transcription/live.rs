@@ -11,13 +11,13 @@ use cadenza_models::basic_pitch::live::{LiveSettings, LiveTranscriber, LiveUpdat
 use cadenza_models::basic_pitch::{BasicPitch, NoteEvent, SAMPLE_RATE};
 use crossbeam_channel::{Receiver, Sender, bounded};
 
+use super::{PitchBends, Placement, TranscribeOptions, tracks_from_events};
 use crate::audio_file::StreamResampler;
 use crate::dc::DcBlocker;
 use crate::devices::recorder::AudioBlock;
+pub use crate::protocol::transcription::LiveNotes;
 use crate::song::Note;
 use crate::timing::TempoMap;
-use super::{PitchBends, Placement, TranscribeOptions, tracks_from_events};
-pub use crate::protocol::transcription::LiveNotes;
 
 /// Blocks of 512 frames the worker may fall behind by (about 10 s at 48 kHz) before the
 /// recorder drops some; a step takes a fraction of the audio it covers, so it catches up.

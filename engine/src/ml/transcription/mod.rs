@@ -133,9 +133,12 @@ pub fn transcribe_on(
     let events = transcriber.finish();
     progress(1.0, "notes");
     let name = path.file_stem().map_or_else(|| "Transcription".into(), |s| s.to_string_lossy().into_owned());
-    Ok(Transcription { song: song_from_events(&events, options, &name), damage: audio.damage().map(|reason| {
-        format!("{}: damaged audio, the notes are those of what could be read: {reason}", path.display())
-    }) })
+    Ok(Transcription {
+        song: song_from_events(&events, options, &name),
+        damage: audio.damage().map(|reason| {
+            format!("{}: damaged audio, the notes are those of what could be read: {reason}", path.display())
+        }),
+    })
 }
 
 /// Longest audio kept as posteriorgrams for editing (about 100 MB of them).

@@ -93,7 +93,9 @@ impl Core {
                 }
                 Control::Seek(tick) => self.seek_tick(tick),
                 Control::Settings(settings) => self.settings = settings,
-                Control::Preview { channel, program, pitch, velocity } => self.preview(channel, program, pitch, velocity),
+                Control::Preview { channel, program, pitch, velocity } => {
+                    self.preview(channel, program, pitch, velocity)
+                }
                 Control::Synth(synth) => {
                     self.rate = synth.sample_rate().max(1);
                     if let Some(old) = self.synth.replace(synth) {
@@ -346,4 +348,3 @@ impl Core {
         status.position_tick.store(self.position_tick(), Ordering::Relaxed);
     }
 }
-

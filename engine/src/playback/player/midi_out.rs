@@ -13,11 +13,15 @@ const RING_CAPACITY: usize = 4096;
 /// How often the thread looks for messages (MIDI's own jitter is about this).
 const POLL: Duration = Duration::from_millis(1);
 
+/// The ring's reading end.
+type Ring = rtrb::Consumer<[u8; 3]>;
+
 /// The ring's reading end, with the thread that drains it while a device is connected.
 pub(super) struct MidiOutThread {
     /// The reading end while no thread holds it.
-    idle: Option<rtrb::Consumer<[u8; 3]>>,
-    running: Option<(Arc<AtomicBool>, JoinHandle<rtrb::Consumer<[u8; 3]>>)>,
+    idle: Option<Ring>,
+    /// The stop flag of the thread that holds it, and the thread (which hands it back).
+    running: Option<(Arc<AtomicBool>, JoinHandle<Ring>)>,
 }
 
 impl MidiOutThread {

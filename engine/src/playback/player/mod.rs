@@ -123,7 +123,12 @@ enum Control {
     Pause,
     Seek(u64),
     Settings(TransportSettings),
-    Preview { channel: u8, program: Option<u8>, pitch: u8, velocity: u8 },
+    Preview {
+        channel: u8,
+        program: Option<u8>,
+        pitch: u8,
+        velocity: u8,
+    },
     Synth(Box<dyn Synth>),
     /// Whether song messages also go to the MIDI-out ring (and the set-up is resent).
     MidiOut(bool),
