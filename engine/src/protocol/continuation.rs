@@ -3,7 +3,7 @@
 pub use cadenza_models::continuation::generate::GenerationOptions;
 pub use cadenza_models::continuation::vocab::Instrument;
 
-use super::job::JobId;
+use super::job_id::JobId;
 use crate::song::{Note, Track};
 
 /// What to continue and how.

@@ -9,16 +9,8 @@ use std::sync::{Arc, Mutex};
 use crossbeam_channel::Sender;
 
 use super::Event;
+pub use super::job_id::JobId;
 use crate::song::Song;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct JobId(pub u64);
-
-impl std::fmt::Display for JobId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "job {}", self.0)
-    }
-}
 
 /// What a finished job hands back.
 #[derive(Debug, Clone)]

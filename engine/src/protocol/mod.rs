@@ -6,6 +6,7 @@
 #[cfg(feature = "ml")]
 pub mod continuation;
 pub mod job;
+mod job_id;
 #[cfg(feature = "ml")]
 pub mod latent;
 #[cfg(feature = "ml")]
