@@ -7,14 +7,16 @@ use cadenza_models::{BackendPreference, probe_adapters, select_backend};
 
 use super::EngineThread;
 use crate::ml::latent::{LatentRequest, LatentWorker, shipped_models};
+use crate::ml::runtime_slot::RuntimeSlot;
 use crate::ml::transcription::{self, Mode, TranscribeOptions};
 use crate::protocol::{Event, JobId};
 
 impl EngineThread {
-    /// The ML device, waiting for the backend choice (and starting it if nobody has).
-    pub(super) fn ml_device(&mut self) -> cadenza_models::Device {
+    /// The ML runtime being chosen (starting the choice if nobody has); jobs wait for it on
+    /// their own threads.
+    pub(super) fn ml_runtime(&mut self) -> RuntimeSlot {
         self.choose_backend();
-        self.runtime.wait().device.clone()
+        self.runtime.clone()
     }
 
     /// Starts choosing the ML backend on its own thread, once; says what was chosen.
@@ -41,18 +43,23 @@ impl EngineThread {
     }
 
     pub(super) fn listen(&mut self, id: JobId, path: PathBuf, mode: Mode) {
-        let device = self.ml_device();
-        self.enqueue(id, transcription::listen_job(path, mode, device));
+        let runtime = self.ml_runtime();
+        self.enqueue(id, transcription::listen_job(path, mode, runtime));
     }
 
     pub(super) fn latent(&mut self, request: LatentRequest) {
         if self.latent.is_none() {
-            let (models, errors) = shipped_models();
-            for error in errors {
-                self.emit(Event::Notice(error));
-            }
+            // The models load on the worker's thread: the engine thread never waits for them.
+            let notices = self.events.clone();
+            let load = move || {
+                let (models, errors) = shipped_models();
+                for error in errors {
+                    let _ = notices.send(Event::Notice(error));
+                }
+                models
+            };
             let events = self.events.clone();
-            match LatentWorker::start(models, move |reply| {
+            match LatentWorker::start(load, move |reply| {
                 let _ = events.send(Event::Latent(reply));
             }) {
                 Ok(worker) => self.latent = Some(worker),

@@ -245,7 +245,7 @@ impl EngineThread {
         let placement = LivePlacement { tempo, offset_seconds };
         let (updates, notices) = (self.events.clone(), self.events.clone());
         let (live, listener) = LiveTranscription::start(
-            self.ml_device(),
+            self.ml_runtime(),
             placement,
             move |notes| drop(updates.send(Event::LiveNotes(notes))),
             move |text| drop(notices.send(Event::Notice(text))),

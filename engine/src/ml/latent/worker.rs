@@ -19,14 +19,15 @@ pub struct LatentWorker {
 }
 
 impl LatentWorker {
-    /// Starts the worker with the models it may use; every reply goes to `reply`.
+    /// Starts the worker; it first loads the models it may use with `load` (on its own thread,
+    /// requests wait meanwhile); every reply goes to `reply`.
     pub fn start(
-        models: HashMap<VaeSize, MelodyVae>,
+        load: impl FnOnce() -> HashMap<VaeSize, MelodyVae> + Send + 'static,
         reply: impl Fn(LatentReply) + Send + 'static,
     ) -> std::io::Result<Self> {
         let (tx, rx) = unbounded();
         let thread =
-            std::thread::Builder::new().name("cadenza-latent".into()).spawn(move || run(models, &rx, &reply))?;
+            std::thread::Builder::new().name("cadenza-latent".into()).spawn(move || run(load(), &rx, &reply))?;
         Ok(Self { requests: Some(tx), thread: Some(thread) })
     }
 

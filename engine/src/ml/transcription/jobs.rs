@@ -4,8 +4,6 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use cadenza_models::Device;
-
 use super::{DeviceChoice, Mode, TranscribeError, TranscribeOptions, listen, transcribe_on};
 use crate::ml::runtime_slot::RuntimeSlot;
 use crate::protocol::{Job, JobOutput};
@@ -24,10 +22,12 @@ pub fn transcription_job(path: PathBuf, options: TranscribeOptions, runtime: Run
     })
 }
 
-/// Runs the model over `path` and keeps the posteriorgrams (the editor's sliders re-create
-/// notes from them).
-pub fn listen_job(path: PathBuf, mode: Mode, device: Device) -> Job {
+/// Runs the model over `path` on the chosen device (waiting for the choice on the worker, not
+/// on the engine thread) and keeps the posteriorgrams (the editor's sliders re-create notes
+/// from them).
+pub fn listen_job(path: PathBuf, mode: Mode, runtime: RuntimeSlot) -> Job {
     Job::new(format!("Listen to {}", path.display()), move |ctx| {
+        let device = runtime.wait().device.clone();
         let mut progress = |fraction: f32, message: &str| ctx.report(f64::from(fraction), message);
         let listened = listen(&path, mode, &device, &mut progress).map_err(TranscribeError::into_job_error)?;
         Ok(JobOutput::Listened(Arc::new(listened)))

@@ -15,6 +15,7 @@ use super::{PitchBends, Placement, TranscribeOptions, tracks_from_events};
 use crate::audio_file::StreamResampler;
 use crate::dc::DcBlocker;
 use crate::devices::recorder::AudioBlock;
+use crate::ml::runtime_slot::RuntimeSlot;
 pub use crate::protocol::transcription::LiveNotes;
 use crate::song::Note;
 use crate::timing::TempoMap;
@@ -52,7 +53,7 @@ impl LiveTranscription {
     /// gets every update; `notice` gets a message if the model cannot run (the take still
     /// records).
     pub fn start(
-        device: Device,
+        device: RuntimeSlot,
         placement: LivePlacement,
         report: impl Fn(LiveNotes) + Send + 'static,
         notice: impl Fn(String) + Send + 'static,
@@ -60,11 +61,15 @@ impl LiveTranscription {
         let (tx, rx) = bounded(BACKLOG_BLOCKS);
         let thread = std::thread::Builder::new()
             .name("cadenza-live-transcription".into())
-            .spawn(move || match BasicPitch::shipped(&device) {
-                Ok(model) => run(&model, &device, &placement, &rx, &report, &notice),
-                Err(err) => {
-                    notice(format!("live transcription is off: {err}"));
-                    Vec::new()
+            .spawn(move || {
+                // The backend may still be being chosen; blocks wait in the channel meanwhile.
+                let device = device.wait().device.clone();
+                match BasicPitch::shipped(&device) {
+                    Ok(model) => run(&model, &device, &placement, &rx, &report, &notice),
+                    Err(err) => {
+                        notice(format!("live transcription is off: {err}"));
+                        Vec::new()
+                    }
                 }
             })
             .map_err(|err| eprintln!("cadenza: cannot start live transcription: {err}"))
