@@ -76,8 +76,10 @@ impl AdapterInfo {
 }
 
 /// Lists the adapters on the APIs Burn's wgpu backend uses (Vulkan, Metal, DX12). Never
-/// panics: a broken driver counts as no adapter.
+/// panics: a broken driver counts as no adapter. What the drivers print meanwhile is kept off
+/// the terminal but for lines that are not known driver noise (see [`QuietDrivers`]).
 pub fn probe_adapters() -> Vec<AdapterInfo> {
+    let _quiet = QuietDrivers::start();
     catch_unwind(|| {
         let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
             backends: wgpu::Backends::PRIMARY,
@@ -92,6 +94,44 @@ pub fn probe_adapters() -> Vec<AdapterInfo> {
             .collect()
     })
     .unwrap_or_default()
+}
+
+/// Lines graphics drivers print while they are probed that say nothing to a musician: Mesa's
+/// drivers ask libwayland for a display, which complains on every run without a desktop.
+fn is_driver_noise(line: &str) -> bool {
+    line.contains("XDG_RUNTIME_DIR is invalid or not set")
+}
+
+/// Holds the process's stderr while the drivers are probed (tens of milliseconds) and then
+/// passes on every line but the known noise, so nothing else printed meanwhile is lost.
+struct QuietDrivers {
+    #[cfg(unix)]
+    held: Option<gag::BufferRedirect>,
+}
+
+impl QuietDrivers {
+    fn start() -> Self {
+        // Another redirect already active (or no temporary file) leaves stderr as it is.
+        Self {
+            #[cfg(unix)]
+            held: gag::BufferRedirect::stderr().ok(),
+        }
+    }
+}
+
+impl Drop for QuietDrivers {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Some(mut held) = self.held.take() {
+            use std::io::Read;
+            let mut text = String::new();
+            let _ = held.read_to_string(&mut text);
+            drop(held);
+            for line in text.lines().filter(|line| !is_driver_noise(line)) {
+                eprintln!("{line}");
+            }
+        }
+    }
 }
 
 #[derive(Debug, Error)]

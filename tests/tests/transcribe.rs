@@ -160,3 +160,29 @@ fn bad_and_odd_audio_gives_clear_errors_or_sensible_notes() {
     println!("clipped: {clipped:?}\nunclipped: {reference:?}");
     assert!(has_the_tones(&clipped) && clipped.len() <= reference.len() + 1, "{clipped:?}");
 }
+
+/// A WAV cut short (a failed copy) transcribes what is there and says what was lost, and the
+/// graphics drivers' complaints while the backend is probed (Mesa asks libwayland for a
+/// display, which protests without a desktop session) stay off the terminal.
+#[test]
+fn a_cut_file_is_reported_and_driver_noise_stays_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("cut.wav");
+    write_tones(&wav);
+    let whole = std::fs::read(&wav).unwrap();
+    std::fs::write(&wav, &whole[..whole.len() * 2 / 3]).unwrap();
+    let out = dir.path().join("cut.mid");
+    let run = std::process::Command::new(cadenza_tests::cadenza_binary())
+        .args(["transcribe", "--backend", "auto", wav.to_str().unwrap(), "-o", out.to_str().unwrap()])
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(stderr.contains("damaged audio") && stderr.contains("ends early"), "the cut is not reported: {stderr}");
+    assert!(!stderr.contains("XDG_RUNTIME_DIR"), "driver noise on the terminal: {stderr}");
+    // The first two tones are in the part that was kept.
+    let notes = notes_of(&out);
+    assert!(notes.iter().any(|&(pitch, _)| pitch == 57) && notes.iter().any(|&(pitch, _)| pitch == 61), "{notes:?}");
+}
