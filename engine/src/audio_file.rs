@@ -62,6 +62,10 @@ pub fn read_stream(mut stream: AudioStream, rate: u32, max_seconds: f64) -> Resu
     Ok(out)
 }
 
+/// The sample rates Cadenza reads: telephone audio up to the highest studio rate.
+const MIN_SAMPLE_RATE: u32 = 1_000;
+const MAX_SAMPLE_RATE: u32 = 768_000;
+
 /// An audio file decoded, mixed down and resampled piece by piece.
 pub struct AudioStream {
     path: PathBuf,
@@ -116,6 +120,13 @@ impl AudioStream {
             .ok_or_else(|| unsupported("no audio track".into()))?;
         let track_id = track.id;
         let source_rate = track.codec_params.sample_rate.ok_or_else(|| unsupported("no sample rate".into()))?;
+        // A header can claim any rate; resampling from one no recorder makes would take minutes
+        // (found by the fuzzer: 805 MHz).
+        if !(MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).contains(&source_rate) {
+            return Err(unsupported(format!(
+                "its sample rate, {source_rate} Hz, is outside {MIN_SAMPLE_RATE}–{MAX_SAMPLE_RATE} Hz"
+            )));
+        }
         let source_frames = track.codec_params.n_frames;
         let decoder = symphonia::default::get_codecs()
             .make(&track.codec_params, &DecoderOptions::default())

@@ -25,3 +25,27 @@ fn fuzzer_findings_stay_fixed() {
     }
     assert!(count > 0, "no regression inputs in {}", dir.display());
 }
+
+#[test]
+fn audio_fuzzer_findings_stay_fixed() {
+    use cadenza_engine::audio_file::AudioStream;
+    let dir = std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("tests/fuzz_regressions_audio");
+    let mut count = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            continue;
+        }
+        // Audio or a typed error; reading to the end must finish (the fuzzer's finding hung here).
+        match AudioStream::from_bytes(std::fs::read(&path).unwrap(), &path, 22_050) {
+            Ok(mut stream) => while let Ok(Some(_)) = stream.next_piece() {},
+            Err(err) => println!("{err}"),
+        }
+        if path.to_string_lossy().contains("sample-rate") {
+            let err = AudioStream::from_bytes(std::fs::read(&path).unwrap(), &path, 22_050).err();
+            assert!(err.is_some_and(|e| e.to_string().contains("sample rate")), "{} was not refused", path.display());
+        }
+        count += 1;
+    }
+    assert!(count > 0, "no regression inputs in {}", dir.display());
+}
