@@ -109,8 +109,18 @@ impl AudioStream {
             hint.with_extension(ext);
         }
         let unsupported = |reason: String| AudioFileError::Unsupported { path: path.to_path_buf(), reason };
-        let probed = symphonia::default::get_probe()
-            .format(&hint, stream, &FormatOptions::default(), &MetadataOptions::default())
+        // symphonia panics on some malformed headers (a WAV at 0 Hz, found by the fuzzer): that
+        // is a bad file, not a crash.
+        let probe = || {
+            symphonia::default::get_probe().format(
+                &hint,
+                stream,
+                &FormatOptions::default(),
+                &MetadataOptions::default(),
+            )
+        };
+        let probed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(probe))
+            .map_err(|_| unsupported("its header is malformed".into()))?
             .map_err(|e| unsupported(e.to_string()))?;
         let format = probed.format;
         let track = format
@@ -227,6 +237,13 @@ impl AudioStream {
 
     /// Mono samples of the next packet of our track at the file's rate; `None` at the end.
     fn decode_packet(&mut self) -> Result<Option<Vec<f32>>, AudioFileError> {
+        // As in `from_source`: a decoder's panic on damaged data is damage, not a crash.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.decode_packet_unguarded())).unwrap_or_else(|_| {
+            Err(AudioFileError::Damaged { path: self.path.clone(), reason: "the decoder failed on it".into() })
+        })
+    }
+
+    fn decode_packet_unguarded(&mut self) -> Result<Option<Vec<f32>>, AudioFileError> {
         loop {
             let packet = match self.format.next_packet() {
                 Ok(packet) => packet,

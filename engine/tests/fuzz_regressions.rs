@@ -42,8 +42,13 @@ fn audio_fuzzer_findings_stay_fixed() {
             Err(err) => println!("{err}"),
         }
         if path.to_string_lossy().contains("sample-rate") {
+            // Both a rate past the limit and a rate of 0 are refused with a reason.
             let err = AudioStream::from_bytes(std::fs::read(&path).unwrap(), &path, 22_050).err();
-            assert!(err.is_some_and(|e| e.to_string().contains("sample rate")), "{} was not refused", path.display());
+            assert!(
+                err.is_some_and(|e| e.to_string().contains("not a supported audio file")),
+                "{} was not refused",
+                path.display()
+            );
         }
         count += 1;
     }
