@@ -1,41 +1,41 @@
-//! Inputs the fuzzer (`fuzz/`, target `import_smf`) once found problems with, kept as
-//! regression tests: each must import to a song or a typed error, never panic, and a song that
-//! imports must survive export and re-import.
+//! Inputs the fuzzer (`fuzz/`, targets `import_smf` and `import_audio`) once found problems
+//! with, kept as regression tests: each must import to a song (or audio) or a typed error,
+//! never panic, and a song that imports must survive export and re-import.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
+use std::path::PathBuf;
+
 use cadenza_engine::midi::{parse_song, song_to_bytes};
+
+/// The inputs in `tests/FOLDER` (not its README), at least one.
+fn inputs(folder: &str) -> Vec<PathBuf> {
+    // Found at run time: a shared target directory may hold a test built in another checkout.
+    let dir = std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("tests").join(folder);
+    let paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| !path.extension().is_some_and(|e| e == "md"))
+        .collect();
+    assert!(!paths.is_empty(), "no regression inputs in {}", dir.display());
+    paths
+}
 
 #[test]
 fn fuzzer_findings_stay_fixed() {
-    // Found at run time: a shared target directory may hold a test built in another checkout.
-    let dir = std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("tests/fuzz_regressions");
-    let mut count = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "md") {
-            continue;
-        }
+    for path in inputs("fuzz_regressions") {
         let bytes = std::fs::read(&path).unwrap();
         if let Ok(song) = parse_song(&bytes) {
             let again = song_to_bytes(&song).unwrap();
             parse_song(&again).unwrap_or_else(|e| panic!("{}: export does not re-import: {e}", path.display()));
         }
-        count += 1;
     }
-    assert!(count > 0, "no regression inputs in {}", dir.display());
 }
 
 #[test]
 fn audio_fuzzer_findings_stay_fixed() {
     use cadenza_engine::audio_file::AudioStream;
-    let dir = std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("tests/fuzz_regressions_audio");
-    let mut count = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "md") {
-            continue;
-        }
+    for path in inputs("fuzz_regressions_audio") {
         // Audio or a typed error; reading to the end must finish (the fuzzer's finding hung here).
         match AudioStream::from_bytes(std::fs::read(&path).unwrap(), &path, 22_050) {
             Ok(mut stream) => while let Ok(Some(_)) = stream.next_piece() {},
@@ -50,7 +50,5 @@ fn audio_fuzzer_findings_stay_fixed() {
                 path.display()
             );
         }
-        count += 1;
     }
-    assert!(count > 0, "no regression inputs in {}", dir.display());
 }
