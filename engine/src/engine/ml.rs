@@ -38,8 +38,8 @@ impl EngineThread {
 
     pub(super) fn transcribe(&mut self, id: JobId, path: PathBuf, options: TranscribeOptions) {
         // The job starts on the CPU while the backend is still being chosen.
-        self.choose_backend();
-        self.enqueue(id, transcription::transcription_job(path, options, self.runtime.clone()));
+        let runtime = self.ml_runtime();
+        self.enqueue(id, transcription::transcription_job(path, options, runtime));
     }
 
     pub(super) fn listen(&mut self, id: JobId, path: PathBuf, mode: Mode) {

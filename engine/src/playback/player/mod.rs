@@ -283,8 +283,11 @@ impl Player {
                 return;
             }
         };
-        // The newest song first, so the seeks and plays sent with it land on it.
-        if let Some(song) = self.next_song.swap(None) {
+        // The newest song first, so the seeks and plays sent with it land on it. A read first:
+        // most blocks have no new song, and a read is cheaper than the swap's write.
+        if self.next_song.load().is_some()
+            && let Some(song) = self.next_song.swap(None)
+        {
             core.load(song);
         }
         core.take_control();
