@@ -328,25 +328,34 @@ impl Studio {
         Ok(meter)
     }
 
+    /// The take being recorded as it stands now (its path relative to `project_dir`): what the
+    /// recovery file lists, so a crash mid-take still offers the audio captured so far.
+    pub fn take_in_progress(&self, project_dir: &Path) -> Option<Take> {
+        let take = self.take.as_ref()?;
+        Some(take.describe(project_dir, take.recording.meter.frames()))
+    }
+
     /// Stops the take: the finished file as a [`Take`] (its path relative to `project_dir`).
     pub fn stop_take(&mut self, project_dir: &Path) -> Option<Result<Take, String>> {
         let take = self.take.take()?;
         self.player.pause();
         self.apply_settings();
-        let rate = take.recording.meter.sample_rate();
-        let result = take.recording.stop().map_err(|e| e.to_string()).and_then(|frames| {
-            let reader = hound::WavReader::open(&take.file).map_err(|e| e.to_string())?;
-            let name = take.file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-            Ok(Take {
-                name,
-                file: take.file.strip_prefix(project_dir).map_or_else(|_| take.file.clone(), Path::to_path_buf),
-                start_tick: take.start_tick,
-                sample_rate: rate,
-                channels: reader.spec().channels,
-                frames,
-            })
-        });
-        Some(result)
+        let described = take.describe(project_dir, 0);
+        let result = take.recording.stop().map_err(|e| e.to_string());
+        Some(result.map(|frames| Take { frames, ..described }))
+    }
+}
+
+impl TakeInProgress {
+    fn describe(&self, project_dir: &Path, frames: u64) -> Take {
+        Take {
+            name: self.file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+            file: self.file.strip_prefix(project_dir).map_or_else(|_| self.file.clone(), Path::to_path_buf),
+            start_tick: self.start_tick,
+            sample_rate: self.recording.meter.sample_rate(),
+            channels: self.recording.channels,
+            frames,
+        }
     }
 }
 

@@ -104,7 +104,7 @@ fn clean_exit_after_saving_leaves_no_recovery() {
         engine.send(Command::Edit(edits().remove(0)));
         wait_for(&engine, "the autosave", |e| matches!(e, Event::Autosaved));
         assert!(cadenza_engine::project::find_recovery(state.path()).is_some());
-        engine.send(Command::SaveProject { path: Some(project.clone()) });
+        engine.save_project(Some(project.clone()));
         wait_for(&engine, "the save", |e| matches!(e, Event::ProjectSaved { .. }));
     }
     assert!(cadenza_engine::project::find_recovery(state.path()).is_none(), "saved work left a recovery file");

@@ -15,7 +15,7 @@ fn inputs(folder: &str) -> Vec<PathBuf> {
     let paths: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|entry| entry.unwrap().path())
-        .filter(|path| !path.extension().is_some_and(|e| e == "md"))
+        .filter(|path| path.extension().is_none_or(|e| e != "md"))
         .collect();
     assert!(!paths.is_empty(), "no regression inputs in {}", dir.display());
     paths

@@ -199,7 +199,7 @@ impl CadenzaApp {
         if let Some(p) = &path {
             dialogs::remember(&self.state_dir, &mut self.recent, &project::project_dir(p));
         }
-        self.engine.send(Command::SaveProject { path });
+        self.engine.save_project(path);
     }
 
     /// Applies an edit to the window's song now and sends it to the engine.

@@ -2,3 +2,4 @@
 
 pub mod midi;
 pub mod recorder;
+pub mod salvage;

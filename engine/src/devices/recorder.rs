@@ -123,6 +123,7 @@ pub fn list_inputs() -> Result<Vec<String>, RecordError> {
 /// [`Recording::stop`].
 pub struct Recording {
     pub path: Option<PathBuf>,
+    pub channels: u16,
     pub meter: Arc<RecordingMeter>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -194,7 +195,7 @@ impl Recording {
             .name("cadenza-recorder".into())
             .spawn(move || capture.run(samples))
             .map_err(|e| write_error(&e))?;
-        Ok(Self { path: path.map(Path::to_path_buf), meter, stop, thread: Some(thread) })
+        Ok(Self { path: path.map(Path::to_path_buf), channels: spec.channels, meter, stop, thread: Some(thread) })
     }
 
     /// Stops capturing and finishes the file; returns the frames written.

@@ -44,6 +44,13 @@ impl EngineHandle {
         id
     }
 
+    /// Saves as a project (`None`: the current project folder).
+    pub fn save_project(&self, path: Option<PathBuf>) -> JobId {
+        let id = self.new_job_id();
+        self.send(Command::SaveProject { id, path });
+        id
+    }
+
     fn new_job_id(&self) -> JobId {
         JobId(self.next_job.fetch_add(1, Ordering::Relaxed))
     }

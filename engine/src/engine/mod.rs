@@ -8,7 +8,7 @@ mod ml;
 mod session;
 mod workers;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -63,6 +63,21 @@ struct EngineThread {
     latent: Option<crate::ml::latent::LatentWorker>,
     /// The ghost track being auditioned, and the transport settings to restore after it.
     audition: Option<(Audition, TransportSettings)>,
+    /// Counts changes to the work, so a save knows whether what it wrote is still current.
+    revision: u64,
+    /// Counts songs made current, so a save that ends after another song was opened does not
+    /// make that song its project.
+    generation: u64,
+    saving: Option<SaveInFlight>,
+    pending_saves: VecDeque<(JobId, Option<PathBuf>)>,
+}
+
+/// The save being written: its job, the revision it holds, where its takes were.
+struct SaveInFlight {
+    id: JobId,
+    revision: u64,
+    generation: u64,
+    old_root: PathBuf,
 }
 
 impl EngineThread {
@@ -95,6 +110,10 @@ impl EngineThread {
             #[cfg(feature = "ml")]
             latent: None,
             audition: None,
+            revision: 0,
+            generation: 0,
+            saving: None,
+            pending_saves: VecDeque::new(),
         }
     }
 
@@ -210,7 +229,7 @@ impl EngineThread {
             }
             Command::NewSong => self.new_song(),
             Command::OpenProject { id, path } => self.open_project(id, path),
-            Command::SaveProject { path } => self.save_project(path),
+            Command::SaveProject { id, path } => self.save_project(id, path),
             Command::RestoreRecovery => self.restore_recovery(),
             Command::DiscardRecovery => {
                 self.recovery = None;

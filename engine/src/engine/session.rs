@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use crossbeam_channel::Sender;
 
-use super::EngineThread;
+use super::{EngineThread, SaveInFlight};
 use crate::devices::recorder::AudioBlock;
 use crate::history::GestureId;
 use crate::project::{self, ProjectData, Take};
 use crate::protocol::Event;
-use crate::protocol::{Job, JobId, JobOutput};
+use crate::protocol::{Job, JobError, JobId, JobOutput};
 use crate::song::{Song, Track};
 use crate::studio::KeyboardInput;
 
@@ -23,6 +23,7 @@ impl EngineThread {
         project_dir: Option<PathBuf>,
         takes: Vec<Take>,
     ) {
+        self.generation += 1;
         self.song = song;
         self.path = path;
         self.project_dir = project_dir;
@@ -41,6 +42,7 @@ impl EngineThread {
     }
 
     pub(super) fn mark_dirty(&mut self) {
+        self.revision += 1;
         self.autosave_due = true;
         self.set_dirty(true);
     }
@@ -77,33 +79,77 @@ impl EngineThread {
         );
     }
 
-    /// Saves on the engine thread: the JSON of even a large song is written in milliseconds,
-    /// and nothing may edit the song halfway through.
-    pub(super) fn save_project(&mut self, path: Option<PathBuf>) {
+    /// Saves on a worker (a first save copies the takes, which can be large). The song saved
+    /// is the one of this moment; edits made while it is written leave the project dirty. Saves
+    /// run one at a time: a second one waits for the first.
+    pub(super) fn save_project(&mut self, id: JobId, path: Option<PathBuf>) {
+        if self.saving.is_some() {
+            self.pending_saves.push_back((id, path));
+            return;
+        }
         let Some(target) = path.or_else(|| self.project_dir.clone()) else {
             self.emit(Event::CommandFailed("choose where to save the project first".into()));
             return;
         };
         let dir = project::project_dir(&target);
         let old_root = self.takes_root();
-        let mut data = self.project_data();
-        if let Err(err) = copy_takes(&old_root, &dir, &mut data.takes) {
-            self.emit(Event::CommandFailed(format!("{}: cannot copy the audio takes: {err}", dir.display())));
-            return;
-        }
-        match project::save_project(&dir, &data) {
-            Ok(dir) => {
-                self.takes = data.takes;
-                self.project_dir = Some(dir.clone());
-                self.path = Some(dir.clone());
+        let (song, mut takes) = (Arc::clone(&self.song), self.takes.clone());
+        self.saving =
+            Some(SaveInFlight { id, revision: self.revision, generation: self.generation, old_root: old_root.clone() });
+        let label = format!("Save {}", dir.display());
+        self.enqueue(
+            id,
+            Job::new(label, move |_| {
+                copy_takes(&old_root, &dir, &mut takes).map_err(|err| {
+                    JobError::Failed(format!("{}: cannot copy the audio takes: {err}", dir.display()))
+                })?;
+                let data = ProjectData::new((*song).clone(), takes);
+                let dir = project::save_project(&dir, &data).map_err(|err| JobError::Failed(err.to_string()))?;
+                Ok(JobOutput::ProjectSaved { dir, takes: data.takes })
+            }),
+        );
+    }
+
+    /// After a save job: the project folder becomes current; the work is clean unless it was
+    /// edited (or a take was being recorded) meanwhile.
+    pub(super) fn save_finished(&mut self, id: JobId, saved: Option<(PathBuf, Vec<Take>)>) {
+        let Some(save) = self.saving.take_if(|save| save.id == id) else { return };
+        let saved = saved.filter(|(dir, _)| {
+            let current = save.generation == self.generation;
+            if !current {
+                self.emit(Event::Notice(format!("saved {} (another song is open now)", dir.display())));
+            }
+            current
+        });
+        if let Some((dir, saved_takes)) = saved {
+            // Takes recorded during the save are not in it: they stay where they are.
+            let moved: Vec<Take> = self
+                .takes
+                .iter()
+                .map(|take| match saved_takes.iter().find(|saved| saved.name == take.name) {
+                    Some(saved) => saved.clone(),
+                    None => Take { file: save.old_root.join(&take.file), ..take.clone() },
+                })
+                .collect();
+            self.takes = moved;
+            self.project_dir = Some(dir.clone());
+            self.path = Some(dir.clone());
+            let unchanged = save.revision == self.revision && self.studio.take_in_progress(&dir).is_none();
+            if unchanged {
                 self.set_dirty(false);
                 self.autosave_due = false;
                 project::clear_recovery(&self.config.state_dir);
-                self.song_changed();
-                self.emit_takes();
-                self.emit(Event::ProjectSaved { path: dir });
             }
-            Err(err) => self.emit(Event::CommandFailed(err.to_string())),
+            self.song_changed();
+            self.emit_takes();
+            self.emit(Event::ProjectSaved { path: dir });
+            if !unchanged {
+                // The window counts a save as clean; say it is not.
+                self.emit(Event::Dirty(true));
+            }
+        }
+        if let Some((next, path)) = self.pending_saves.pop_front() {
+            self.save_project(next, path);
         }
     }
 
@@ -116,6 +162,7 @@ impl EngineThread {
         data.project = self.project_dir.clone();
         // Takes of an unsaved project stay in the scratch folder: record absolute paths.
         let root = self.takes_root();
+        data.takes.extend(self.studio.take_in_progress(&root));
         for take in &mut data.takes {
             take.file = root.join(&take.file);
         }
@@ -147,9 +194,29 @@ impl EngineThread {
     pub(super) fn restore_recovery(&mut self) {
         let Some(data) = self.recovery.take() else { return };
         let project_dir = data.project.clone();
-        self.replace_song(Arc::new(data.song), project_dir.clone(), project_dir, data.takes);
+        let takes = self.salvage_takes(data.takes, project_dir.as_deref());
+        self.replace_song(Arc::new(data.song), project_dir.clone(), project_dir, takes);
         // Restored work is unsaved work until the user saves it.
         self.mark_dirty();
+    }
+
+    /// The recovered takes whose audio is there, each as long as the audio on disk (a take
+    /// recorded when the crash came is longer than the recovery file says).
+    fn salvage_takes(&self, takes: Vec<Take>, project_dir: Option<&Path>) -> Vec<Take> {
+        let mut kept = Vec::with_capacity(takes.len());
+        for mut take in takes {
+            let file = project_dir.map_or_else(|| take.file.clone(), |dir| dir.join(&take.file));
+            match crate::devices::salvage::salvage_take(&file) {
+                Ok(frames) => {
+                    take.frames = frames;
+                    kept.push(take);
+                }
+                Err(err) => {
+                    self.emit(Event::Notice(format!("the take {} cannot be recovered: {err}", file.display())));
+                }
+            }
+        }
+        kept
     }
 
     /// Clean exit: unsaved changes stay in the recovery file for the next start.
@@ -227,6 +294,9 @@ impl EngineThread {
                 self.resume_monitor = monitoring.then(|| device.map(str::to_string));
                 self.emit(Event::InputMonitor(None));
                 self.emit(Event::RecordingStarted { path, meter });
+                // The take is unsaved work from its first second: list it in the recovery file.
+                self.mark_dirty();
+                self.autosave();
             }
             Err(err) => {
                 self.finish_live_transcription();

@@ -61,9 +61,19 @@ impl EngineThread {
                 self.replace_song(Arc::new(data.song), Some(dir.clone()), Some(dir), data.takes);
                 self.emit(Event::JobFinished { id, output });
             }
+            Ok(JobOutput::ProjectSaved { dir, takes }) => {
+                self.save_finished(id, Some((dir.clone(), takes.clone())));
+                self.emit(Event::JobFinished { id, output: JobOutput::ProjectSaved { dir, takes } });
+            }
             Ok(output) => self.emit(Event::JobFinished { id, output }),
-            Err(JobError::Cancelled) => self.emit(Event::JobCancelled { id }),
-            Err(JobError::Failed(message)) => self.emit(Event::JobFailed { id, message }),
+            Err(JobError::Cancelled) => {
+                self.save_finished(id, None);
+                self.emit(Event::JobCancelled { id });
+            }
+            Err(JobError::Failed(message)) => {
+                self.save_finished(id, None);
+                self.emit(Event::JobFailed { id, message });
+            }
         }
     }
 }

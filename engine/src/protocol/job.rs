@@ -26,6 +26,11 @@ pub enum JobOutput {
         dir: PathBuf,
         data: crate::project::ProjectData,
     },
+    /// A project written to its folder with its takes (paths now relative to it).
+    ProjectSaved {
+        dir: PathBuf,
+        takes: Vec<crate::project::Take>,
+    },
     /// Notes transcribed from an audio file, as a new song.
     Transcribed {
         song: Arc<Song>,

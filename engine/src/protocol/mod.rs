@@ -82,8 +82,10 @@ pub enum Command {
         id: JobId,
         path: PathBuf,
     },
-    /// Save as a project; `None` saves to the current project folder.
+    /// Save as a project; `None` saves to the current project folder. A job (copying takes on
+    /// a first save can take a while); [`Event::ProjectSaved`] follows it.
     SaveProject {
+        id: JobId,
         path: Option<PathBuf>,
     },
     /// Take the unsaved work found at start, or throw it away.
