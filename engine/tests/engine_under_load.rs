@@ -210,7 +210,7 @@ fn thousands_of_commands_while_jobs_run_are_answered_and_no_job_is_lost() {
         // The drag: one move per step, forward on even drags and back on odd ones; every fifth
         // drag is undone and redone.
         let drag = step / DRAG_LENGTH;
-        let delta: i64 = if drag % 2 == 0 { 1 } else { -1 };
+        let delta: i64 = if drag.is_multiple_of(2) { 1 } else { -1 };
         if step % DRAG_LENGTH == 0 {
             before_drags.push(note.clone());
         }
