@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
-use crate::devices::midi::{KeyboardMessage, MidiIn, MidiOut, MidiPorts, list_ports};
-use crate::devices::recorder::{AudioBlock, Recording, RecordingMeter, list_inputs};
+use crate::devices::midi::{KeyboardMessage, MidiIn, MidiOut, MidiPorts};
+use crate::devices::recorder::{AudioBlock, Recording, RecordingMeter};
+use crate::devices::watcher::DeviceListing;
 use crate::playback::{
     AudioOutput, LIVE_CHANNEL, LiveMessage, OutputChoice, OutputReport, Player, PlayerStatus, TransportSettings,
     start_output,
@@ -179,25 +180,27 @@ impl Studio {
         }
     }
 
-    pub fn refresh_devices(&mut self) -> &DeviceList {
-        match list_ports() {
+    /// Takes in what the system offers now (listed off this thread by the device watcher),
+    /// drops a keyboard that went away and reconnects one that came back.
+    pub fn apply_listing(&mut self, listing: DeviceListing) -> &DeviceList {
+        match listing.midi {
             Ok(ports) => {
                 self.devices.midi = ports;
                 self.devices.midi_error = None;
             }
             Err(err) => {
                 self.devices.midi = MidiPorts::default();
-                self.devices.midi_error = Some(err.to_string());
+                self.devices.midi_error = Some(err);
             }
         }
-        match list_inputs() {
+        match listing.audio_inputs {
             Ok(inputs) => {
                 self.devices.audio_inputs = inputs;
                 self.devices.audio_input_error = None;
             }
             Err(err) => {
                 self.devices.audio_inputs.clear();
-                self.devices.audio_input_error = Some(err.to_string());
+                self.devices.audio_input_error = Some(err);
             }
         }
         self.watch_midi_input();

@@ -3,3 +3,4 @@
 pub mod midi;
 pub mod recorder;
 pub mod salvage;
+pub mod watcher;

@@ -20,6 +20,7 @@ use crossbeam_channel::{Receiver, Sender, never, select, tick, unbounded};
 pub use self::config::EngineConfig;
 pub use self::handle::{Engine, EngineHandle};
 use self::workers::{Queued, render_job};
+use crate::devices::watcher::DeviceWatcher;
 use crate::history::History;
 use crate::playback::TransportSettings;
 use crate::project::{self, ProjectData, Take};
@@ -70,6 +71,8 @@ struct EngineThread {
     generation: u64,
     saving: Option<SaveInFlight>,
     pending_saves: VecDeque<(JobId, Option<PathBuf>)>,
+    /// Lists the devices off this thread (none if its thread could not start).
+    device_watcher: Option<DeviceWatcher>,
 }
 
 /// The save being written: its job, the revision it holds, where its takes were.
@@ -114,6 +117,7 @@ impl EngineThread {
             generation: 0,
             saving: None,
             pending_saves: VecDeque::new(),
+            device_watcher: None,
         }
     }
 
@@ -123,6 +127,16 @@ impl EngineThread {
 
     fn run(mut self, commands: Receiver<Command>) {
         self.start_workers();
+        // The window's device lists follow the system; a headless engine lists when asked.
+        let every = self.config.live.then_some(Duration::from_secs(2));
+        self.device_watcher = match DeviceWatcher::spawn(every) {
+            Ok(watcher) => Some(watcher),
+            Err(err) => {
+                self.emit(Event::Notice(format!("devices will not be listed: {err}")));
+                None
+            }
+        };
+        let listings = self.device_watcher.as_ref().map_or_else(never, |watcher| watcher.listings().clone());
         if self.config.live {
             self.start_live();
         }
@@ -141,7 +155,6 @@ impl EngineThread {
             });
         }
         let autosave = if self.config.live { tick(self.config.autosave_every) } else { never() };
-        let device_watch = if self.config.live { tick(Duration::from_secs(2)) } else { never() };
         let keyboard = self.studio.keyboard_events().clone();
         loop {
             select! {
@@ -156,7 +169,9 @@ impl EngineThread {
                     self.keyboard(input);
                 },
                 recv(autosave) -> _ => self.autosave(),
-                recv(device_watch) -> _ => self.watch_devices(),
+                recv(listings) -> listing => if let Ok(listing) = listing {
+                    self.apply_devices(listing);
+                },
             }
         }
         if self.config.live {
@@ -249,7 +264,11 @@ impl EngineThread {
                     self.studio.preview(program, drum, pitch, velocity);
                 }
             }
-            Command::RefreshDevices => self.watch_devices(),
+            Command::RefreshDevices => {
+                if let Some(watcher) = &self.device_watcher {
+                    watcher.list_now();
+                }
+            }
             Command::ConnectMidiInput(port) => {
                 let result = self.studio.connect_midi_input(port);
                 self.device_result(result);

@@ -7,6 +7,7 @@ use crossbeam_channel::Sender;
 
 use super::{EngineThread, SaveInFlight};
 use crate::devices::recorder::AudioBlock;
+use crate::devices::watcher::DeviceListing;
 use crate::history::GestureId;
 use crate::project::{self, ProjectData, Take};
 use crate::protocol::Event;
@@ -242,12 +243,12 @@ impl EngineThread {
         if let Err(err) = started {
             self.emit(Event::Audio { device: false, description: format!("no audio thread: {err}") });
         }
-        self.watch_devices();
     }
 
-    pub(super) fn watch_devices(&mut self) {
+    /// A device listing from the watcher: said to the window when something changed.
+    pub(super) fn apply_devices(&mut self, listing: DeviceListing) {
         let before = self.studio.devices().clone();
-        let now = self.studio.refresh_devices().clone();
+        let now = self.studio.apply_listing(listing).clone();
         if now != before {
             self.emit(Event::Devices(now));
         }
@@ -351,6 +352,7 @@ impl EngineThread {
     fn finish_live_transcription(&mut self) {}
 
     /// The lowest melodic channel no track uses (channel 0 when all are taken).
+    #[cfg(feature = "ml")]
     fn free_channel(&self) -> u8 {
         (0..16u8)
             .filter(|&c| c != crate::song::DRUM_CHANNEL)

@@ -140,6 +140,7 @@ impl JobContext {
     }
 
     /// Streams an event to the app while the job runs (e.g. each note as it is generated).
+    #[cfg(feature = "ml")]
     pub(crate) fn send(&self, event: Event) {
         let _ = self.events.send(event);
     }
