@@ -26,6 +26,7 @@ use cadenza_engine::project::{self, Take};
 use cadenza_engine::song::{Song, Track};
 use cadenza_engine::studio::DeviceList;
 use cadenza_engine::{Command, Edit, Engine, EngineConfig, EngineHandle, Event, GestureId, JobId, JobOutput};
+use crossbeam_channel::Receiver;
 use eframe::egui;
 
 use crate::demo;
@@ -47,8 +48,9 @@ pub fn run(config: EngineConfig, file: Option<PathBuf>) -> Result<()> {
     eframe::run_native(
         "Cadenza",
         options,
-        Box::new(move |_cc| {
+        Box::new(move |cc| {
             let mut app = CadenzaApp::new(engine, state_dir);
+            app.wake_on_events(&cc.egui_ctx)?;
             app.started = Some(started);
             match file {
                 Some(path) => app.open_any(&path),
@@ -91,6 +93,9 @@ impl Default for LiveNotesView {
 
 pub struct CadenzaApp {
     pub engine: EngineHandle,
+    /// The engine's events, or (in the window) their copy forwarded by a thread that wakes
+    /// the window for each one.
+    events: Receiver<Event>,
     pub song: Arc<Song>,
     pub title: String,
     /// The saved project folder or the MIDI file the song came from.
@@ -133,8 +138,10 @@ pub struct CadenzaApp {
 
 impl CadenzaApp {
     pub fn new(engine: EngineHandle, state_dir: PathBuf) -> Self {
+        let events = engine.events().clone();
         Self {
             engine,
+            events,
             song: Arc::new(Song::default()),
             title: String::new(),
             path: None,
@@ -168,6 +175,24 @@ impl CadenzaApp {
             fitted: false,
             pointer_down: false,
         }
+    }
+
+    /// Forwards the engine's events through a thread that wakes the window for each one, so
+    /// an idle window sleeps instead of polling, and a finished job is drawn at once.
+    pub fn wake_on_events(&mut self, ctx: &egui::Context) -> std::io::Result<()> {
+        let (forward, forwarded) = crossbeam_channel::unbounded();
+        let (events, ctx) = (self.engine.events().clone(), ctx.clone());
+        std::thread::Builder::new().name("cadenza-window-waker".into()).spawn(move || {
+            // Ends when the engine thread stops (its sender goes) or the window closes.
+            for event in events.iter() {
+                if forward.send(event).is_err() {
+                    break;
+                }
+                ctx.request_repaint();
+            }
+        })?;
+        self.events = forwarded;
+        Ok(())
     }
 
     pub fn load_demo(&mut self) {
@@ -270,7 +295,7 @@ impl CadenzaApp {
     }
 
     pub fn drain_events(&mut self) {
-        while let Ok(event) = self.engine.events().try_recv() {
+        while let Ok(event) = self.events.try_recv() {
             self.event(event);
         }
     }
@@ -504,16 +529,12 @@ impl eframe::App for CadenzaApp {
         self.pointer_down = down;
         self.dropped_files(ctx);
         self.shortcuts(ctx);
-        // The engine cannot wake the window; redraw continuously while sound or work runs.
-        let busy = self.engine.player().is_playing() || self.recording.is_some() || self.input_meter.is_some();
-        let poll = if busy {
-            Duration::from_millis(16)
-        } else if self.jobs.is_empty() {
-            Duration::from_millis(250)
-        } else {
-            Duration::from_millis(50)
-        };
-        ctx.request_repaint_after(poll);
+        // Events wake the window (wake_on_events); the playhead and the meters move without
+        // one, so they are animated while sound plays or is captured.
+        let animating = self.engine.player().is_playing() || self.recording.is_some() || self.input_meter.is_some();
+        if animating {
+            ctx.request_repaint_after(Duration::from_millis(16));
+        }
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {

@@ -32,7 +32,11 @@ fn start(song: Song) -> Fixture {
     let engine = Engine::spawn(config(state.path())).unwrap();
     engine.send(Command::SetSong(song));
     let dir = state.path().to_path_buf();
-    let harness = Harness::builder().with_size([1280.0, 800.0]).build_eframe(move |_| CadenzaApp::new(engine, dir));
+    let harness = Harness::builder().with_size([1280.0, 800.0]).build_eframe(move |cc| {
+        let mut app = CadenzaApp::new(engine, dir);
+        app.wake_on_events(&cc.egui_ctx).unwrap();
+        app
+    });
     let mut fixture = Fixture { harness, state };
     fixture.settle(|app| !app.song.tracks.is_empty());
     // A fixed zoom so positions are known: 80 px per quarter, 14 px per key, C6 at the top.
@@ -40,6 +44,26 @@ fn start(song: Song) -> Fixture {
     fixture.harness.step();
     fixture.harness.step();
     fixture
+}
+
+/// An idle window asks for no frames; an event from the engine wakes it, and the frame it
+/// asks for draws what the event says.
+#[test]
+fn an_idle_window_sleeps_until_the_engine_wakes_it() {
+    let mut fixture = start(one_track(&[Note::new(0, STEP, 60, 100)]));
+    fixture.harness.run();
+    assert!(!fixture.harness.ctx.has_requested_repaint(), "an idle window keeps asking for frames");
+    fixture
+        .app()
+        .engine
+        .send(Command::SetSong(one_track(&[Note::new(0, STEP, 60, 100), Note::new(STEP, STEP, 64, 100)])));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !fixture.harness.ctx.has_requested_repaint() {
+        assert!(Instant::now() < deadline, "the engine's answer did not wake the window");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    fixture.harness.step();
+    assert_eq!(fixture.app().song.tracks[0].notes.len(), 2);
 }
 
 fn one_track(notes: &[Note]) -> Song {
