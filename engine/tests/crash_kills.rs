@@ -261,9 +261,15 @@ fn a_take_killed_while_recording_loses_at_most_a_second() {
         let engine = Engine::spawn(config(state.path())).unwrap();
         wait_for(&engine, "the recovery offer", |e| matches!(e, Event::RecoveryAvailable { .. }));
         engine.send(Command::RestoreRecovery);
-        let takes = wait_for(&engine, "the restored takes", |e| matches!(e, Event::Takes { .. }));
+        let mut notices = Vec::new();
+        let takes = wait_for(&engine, "the restored takes", |e| {
+            if let Event::Notice(text) = e {
+                notices.push(text.clone());
+            }
+            matches!(e, Event::Takes { .. })
+        });
         let Event::Takes { takes, root } = takes else { unreachable!() };
-        assert_eq!(takes.len(), 1, "kill {kill}: the take in progress is not offered");
+        assert_eq!(takes.len(), 1, "kill {kill} after {after:?}: the take in progress is not offered ({notices:?})");
         let file = root.join(&takes[0].file);
         let samples: Vec<f32> = hound::WavReader::open(&file)
             .unwrap_or_else(|err| panic!("kill {kill}: {}: {err}", file.display()))

@@ -184,7 +184,13 @@ impl Recording {
             sample_format: hound::SampleFormat::Float,
         };
         let writer = match path {
-            Some(path) => Some(hound::WavWriter::create(path, spec).map_err(|e| write_error(&e))?),
+            Some(path) => {
+                let mut writer = hound::WavWriter::create(path, spec).map_err(|e| write_error(&e))?;
+                // The header reaches the disk now: a take killed before its first flush is
+                // still a WAV file (of no frames), not an empty file no one can read.
+                writer.flush().map_err(|e| write_error(&e))?;
+                Some(writer)
+            }
             None => None,
         };
         let meter = Arc::new(RecordingMeter::default());

@@ -293,11 +293,13 @@ impl EngineThread {
             Ok(meter) => {
                 let path = root.join(project::TAKES_DIR).join(format!("{name}.wav"));
                 self.resume_monitor = monitoring.then(|| device.map(str::to_string));
+                // The take is unsaved work from its first frame: list it in the recovery file
+                // before anyone is told it records, so no crash can leave it unlisted.
+                self.mark_dirty();
+                self.autosave_due = true;
+                self.autosave();
                 self.emit(Event::InputMonitor(None));
                 self.emit(Event::RecordingStarted { path, meter });
-                // The take is unsaved work from its first second: list it in the recovery file.
-                self.mark_dirty();
-                self.autosave();
             }
             Err(err) => {
                 self.finish_live_transcription();
