@@ -119,7 +119,7 @@ impl AudioStream {
                 &MetadataOptions::default(),
             )
         };
-        let probed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(probe))
+        let probed = crate::quiet_panic::catch_reader_panic(probe)
             .map_err(|_| unsupported("its header is malformed".into()))?
             .map_err(|e| unsupported(e.to_string()))?;
         let format = probed.format;
@@ -238,7 +238,7 @@ impl AudioStream {
     /// Mono samples of the next packet of our track at the file's rate; `None` at the end.
     fn decode_packet(&mut self) -> Result<Option<Vec<f32>>, AudioFileError> {
         // As in `from_source`: a decoder's panic on damaged data is damage, not a crash.
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.decode_packet_unguarded())).unwrap_or_else(|_| {
+        crate::quiet_panic::catch_reader_panic(|| self.decode_packet_unguarded()).unwrap_or_else(|_| {
             Err(AudioFileError::Damaged { path: self.path.clone(), reason: "the decoder failed on it".into() })
         })
     }

@@ -15,6 +15,7 @@ pub mod ml;
 pub mod playback;
 pub mod project;
 pub mod protocol;
+pub mod quiet_panic;
 pub mod song;
 pub mod studio;
 pub mod synth;

@@ -118,6 +118,10 @@ fn bad_and_odd_audio_gives_clear_errors_or_sensible_notes() {
     let mut adpcm = b"RIFF\x24\x10\x00\x00WAVEfmt \x14\x00\x00\x00\x11\x00\x01\x00\x44\xac\x00\x00\x00\x00\x00\x00\x00\x01\x04\x00\x02\x00\xf9\x01data\x00\x10\x00\x00".to_vec();
     adpcm.extend(std::iter::repeat_n(0x11u8, 4096));
     std::fs::write(path("adpcm.wav"), adpcm).unwrap();
+    // A WAV at 0 Hz (found by the fuzzer): symphonia panics inside; Cadenza says the header is
+    // malformed, and the caught panic prints nothing.
+    std::fs::copy(cadenza_tests::repo_root().join("engine/tests/fuzz_regressions_audio/crash-wav-sample-rate-zero.bin"), path("zero_hz.wav"))
+        .unwrap();
     write_wav(&path("silence.wav"), &vec![0.0; 44_100 * 5]);
     write_tones(&path("tones.wav"));
     write_wav_with_dc(&path("dc_offset.wav"), &tones(1.0), 9_600); // +0.29
@@ -132,7 +136,7 @@ fn bad_and_odd_audio_gives_clear_errors_or_sensible_notes() {
     bytes[data + 4..data + 8].copy_from_slice(&claimed.to_le_bytes());
     std::fs::write(path("hours.wav"), bytes).unwrap();
 
-    let bad = ["empty.wav", "no_samples.wav", "noise.flac", "adpcm.wav"];
+    let bad = ["empty.wav", "no_samples.wav", "noise.flac", "adpcm.wav", "zero_hz.wav"];
     let good = ["silence.wav", "tones.wav", "dc_offset.wav", "clipped.wav", "hours.wav"];
     let out = path("midi");
     let mut args = vec!["transcribe".to_string(), "--backend".into(), "cpu".into()];
@@ -147,7 +151,7 @@ fn bad_and_odd_audio_gives_clear_errors_or_sensible_notes() {
         println!("{line}");
         assert!(!out.join(name.replace(".wav", ".mid").replace(".flac", ".mid")).exists(), "{name} wrote a MIDI file");
     }
-    assert!(stderr.contains("4 of 9 files"), "{stderr}");
+    assert!(stderr.contains("5 of 10 files"), "{stderr}");
     assert_eq!(notes_of(&out.join("silence.mid")), vec![], "silence has no notes");
     let reference = notes_of(&out.join("tones.mid"));
     assert!(has_the_tones(&reference), "{reference:?}");

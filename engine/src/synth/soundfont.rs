@@ -3,7 +3,6 @@
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::BufReader;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -136,11 +135,11 @@ fn open_soundfont(path: &Path, sample_rate: u32) -> Result<Box<dyn Synth>, Sound
     let file = File::open(path).map_err(|source| SoundFontError::Open { path: path.into(), source })?;
     let invalid = |reason: String| SoundFontError::Invalid { path: path.into(), reason };
     // rustysynth indexes into the file's tables; a corrupt file can panic inside it.
-    let loaded = catch_unwind(AssertUnwindSafe(|| -> Result<rustysynth::Synthesizer, String> {
+    let loaded = crate::quiet_panic::catch_reader_panic(|| -> Result<rustysynth::Synthesizer, String> {
         let font = rustysynth::SoundFont::new(&mut BufReader::new(file)).map_err(|e| e.to_string())?;
         let settings = rustysynth::SynthesizerSettings::new(i32::try_from(sample_rate).unwrap_or(44_100));
         rustysynth::Synthesizer::new(&Arc::new(font), &settings).map_err(|e| e.to_string())
-    }));
+    });
     match loaded {
         Ok(Ok(synth)) => Ok(Box::new(SoundFontSynth(synth))),
         Ok(Err(reason)) => Err(invalid(reason)),
