@@ -4,14 +4,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use cadenza_engine::gm;
+use cadenza_engine::{gm, project};
 use cadenza_engine::song::Song;
 use cadenza_engine::timing::format_seconds;
 use cadenza_engine::{Engine, EngineConfig, EngineHandle, Event, JobId, JobOutput};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Starts the engine for a job that runs no model, so no graphics driver is probed.
-fn start(config: EngineConfig) -> Result<EngineHandle> {
+pub fn start(config: EngineConfig) -> Result<EngineHandle> {
     let config = EngineConfig { choose_backend_at_start: false, ..config };
     Engine::spawn(config).context("could not start the engine thread")
 }
@@ -102,12 +102,34 @@ pub fn describe(song: &Song, path: &Path) -> String {
     out
 }
 
+/// MIDI file or project in, MIDI file or project out (a project when OUTPUT ends in `.cadenza`
+/// or is one); a project is written atomically, so a crash leaves the old one or the new one.
 pub fn convert(config: EngineConfig, input: &Path, output: &Path) -> Result<()> {
     let engine = start(config)?;
-    let song = open(&engine, input)?;
-    wait_for(&engine, engine.export_midi(output), None)?;
-    eprintln!("cadenza: wrote {} ({} tracks, {} notes)", output.display(), song.tracks.len(), song.note_count());
+    let song = if project::is_project(input) { open_project(&engine, input)? } else { open(&engine, input)? };
+    let written = if writes_project(output) {
+        match wait(&engine, engine.save_project(Some(output.to_path_buf())))? {
+            JobOutput::ProjectSaved { dir, .. } => dir,
+            other => bail!("unexpected engine reply {other:?}"),
+        }
+    } else {
+        wait(&engine, engine.export_midi(output))?;
+        output.to_path_buf()
+    };
+    eprintln!("cadenza: wrote {} ({} tracks, {} notes)", written.display(), song.tracks.len(), song.note_count());
     Ok(())
+}
+
+fn writes_project(output: &Path) -> bool {
+    output.extension().is_some_and(|e| e == project::PROJECT_EXTENSION) || project::is_project(output)
+}
+
+/// Opens a project folder as the current song (its takes come with it).
+pub fn open_project(engine: &EngineHandle, path: &Path) -> Result<std::sync::Arc<Song>> {
+    match wait(engine, engine.open_project(path))? {
+        JobOutput::ProjectLoaded { data, .. } => Ok(std::sync::Arc::new(data.song)),
+        other => bail!("unexpected engine reply {other:?}"),
+    }
 }
 
 pub fn render(config: EngineConfig, input: &Path, output: &Path) -> Result<()> {

@@ -5,4 +5,5 @@ pub mod cli;
 pub mod continue_cli;
 pub mod demo;
 pub mod gui;
+pub mod record_cli;
 pub mod vae_cli;

@@ -1,6 +1,6 @@
 //! `cadenza`: the GUI with no subcommand, or headless jobs from the command line.
 
-use cadenza::{cli, continue_cli, gui, vae_cli};
+use cadenza::{cli, continue_cli, gui, record_cli, vae_cli};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,7 +30,8 @@ struct Cli {
 enum Command {
     /// Show tracks, programs, notes, tempo and length of a MIDI file.
     Info { file: PathBuf },
-    /// Read a MIDI file and write it back normalised as SMF type 1.
+    /// Read a MIDI file or project and write it as SMF type 1, or as a project when OUTPUT
+    /// ends in .cadenza.
     Convert { input: PathBuf, output: PathBuf },
     /// Render a MIDI file to a WAV file through the SoundFont synth.
     Render { input: PathBuf, output: PathBuf },
@@ -41,6 +42,10 @@ enum Command {
         #[command(subcommand)]
         command: vae_cli::VaeCommand,
     },
+    /// Record a take from an audio input into a project, transcribing it as it plays.
+    Record(record_cli::RecordArgs),
+    /// Show, keep or throw away the unsaved work a session that did not end cleanly left.
+    Recover(record_cli::RecoverArgs),
     /// Continue a MIDI file for N bars in a chosen style and instruments.
     Continue(continue_cli::ContinueArgs),
 }
@@ -63,6 +68,8 @@ fn main() -> ExitCode {
         Some(Command::Transcribe(args)) => cli::transcribe(config, &args),
         Some(Command::Vae { command }) => vae_cli::run(&command),
         Some(Command::Continue(args)) => continue_cli::run(config, &args),
+        Some(Command::Record(args)) => record_cli::record(config, &args),
+        Some(Command::Recover(args)) => record_cli::recover(config, &args),
         None => gui::run(config, cli.file),
     };
     match result {
