@@ -4,10 +4,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use cadenza_engine::{gm, project};
 use cadenza_engine::song::Song;
 use cadenza_engine::timing::format_seconds;
 use cadenza_engine::{Engine, EngineConfig, EngineHandle, Event, JobId, JobOutput};
+use cadenza_engine::{gm, project};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Starts the engine for a job that runs no model, so no graphics driver is probed.

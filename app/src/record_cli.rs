@@ -53,7 +53,9 @@ pub fn record(config: EngineConfig, args: &RecordArgs) -> Result<()> {
     // would be lost, so it must be taken or thrown away first.
     if let Some(found) = project::find_recovery(&config.state_dir) {
         let what = found.map_or_else(|err| format!("an unreadable recovery file ({err})"), |r| summary(&r));
-        bail!("unsaved work is waiting: {what}; run `cadenza recover --save [PROJECT]` or `cadenza recover --discard` first");
+        bail!(
+            "unsaved work is waiting: {what}; run `cadenza recover --save [PROJECT]` or `cadenza recover --discard` first"
+        );
     }
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);

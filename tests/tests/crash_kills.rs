@@ -75,8 +75,8 @@ fn song_version(n: u64) -> Song {
 }
 
 fn version_of(project: &Path) -> u64 {
-    let (_, data) = project::load_project(project)
-        .unwrap_or_else(|err| panic!("the project is unreadable after the kill: {err}"));
+    let (_, data) =
+        project::load_project(project).unwrap_or_else(|err| panic!("the project is unreadable after the kill: {err}"));
     let name = &data.song.tracks[0].name;
     let version: u64 = name.trim_start_matches("version ").parse().unwrap();
     assert_eq!(data.song.tracks[0].notes, song_version(version).tracks[0].notes, "a mix of versions ({name})");
@@ -113,7 +113,11 @@ fn a_project_killed_while_cadenza_writes_it_is_the_old_or_the_new_one() {
         kill(child);
         let version = version_of(&project);
         assert!(version == k || version == k + 1, "kill {kill_number}: wrote {k}, then found version {version}");
-        if version == k { old += 1 } else { new += 1 }
+        if version == k {
+            old += 1
+        } else {
+            new += 1
+        }
         let stray = std::fs::read_dir(&project)
             .unwrap()
             .filter_map(Result::ok)
@@ -136,8 +140,12 @@ fn input_sample(i: usize) -> f32 {
 
 /// 30 s of a known ramp: the recorder plays it at real-time pace as if it were a microphone.
 fn write_input(path: &Path) {
-    let spec =
-        hound::WavSpec { channels: 1, sample_rate: INPUT_RATE, bits_per_sample: 32, sample_format: hound::SampleFormat::Float };
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: INPUT_RATE,
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
     let mut input = hound::WavWriter::create(path, spec).unwrap();
     for i in 0..(INPUT_RATE as usize * 30) {
         input.write_sample(input_sample(i)).unwrap();
@@ -179,7 +187,10 @@ fn recovered_take(project: &Path) -> u64 {
     let samples: Vec<f32> =
         hound::WavReader::open(dir.join(&take.file)).unwrap().samples::<f32>().map(Result::unwrap).collect();
     assert_eq!(samples.len() as u64, take.frames, "the take's length is not its audio's");
-    assert!(samples.iter().enumerate().all(|(i, s)| *s == input_sample(i)), "the recovered audio is not what was played in");
+    assert!(
+        samples.iter().enumerate().all(|(i, s)| *s == input_sample(i)),
+        "the recovered audio is not what was played in"
+    );
     take.frames
 }
 
@@ -199,7 +210,11 @@ fn a_take_killed_while_cadenza_records_loses_at_most_a_second() {
         kill(child);
 
         let listed = cadenza_in(&state, &["recover"]).output().unwrap();
-        assert!(stderr(&listed).contains("take-001"), "kill {kill_number}: the take is not offered: {}", stderr(&listed));
+        assert!(
+            stderr(&listed).contains("take-001"),
+            "kill {kill_number}: the take is not offered: {}",
+            stderr(&listed)
+        );
         let again = cadenza_in(&state, &["record", project.to_str().unwrap()]).output().unwrap();
         assert!(
             !again.status.success() && stderr(&again).contains("cadenza recover"),
@@ -251,9 +266,12 @@ fn a_timed_recording_keeps_its_length() {
     write_input(&input);
     let project = dir.path().join("timed.cadenza");
     let device = format!("file:{}", input.display());
-    let out = cadenza_in(&dir.path().join("state"), &["record", project.to_str().unwrap(), "--input", &device, "--seconds", "1.5"])
-        .output()
-        .unwrap();
+    let out = cadenza_in(
+        &dir.path().join("state"),
+        &["record", project.to_str().unwrap(), "--input", &device, "--seconds", "1.5"],
+    )
+    .output()
+    .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("saved in"), "{}", stderr(&out));
     let seconds = recovered_take(&project) as f64 / f64::from(INPUT_RATE);

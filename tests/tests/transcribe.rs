@@ -120,8 +120,11 @@ fn bad_and_odd_audio_gives_clear_errors_or_sensible_notes() {
     std::fs::write(path("adpcm.wav"), adpcm).unwrap();
     // A WAV at 0 Hz (found by the fuzzer): symphonia panics inside; Cadenza says the header is
     // malformed, and the caught panic prints nothing.
-    std::fs::copy(cadenza_tests::repo_root().join("engine/tests/fuzz_regressions_audio/crash-wav-sample-rate-zero.bin"), path("zero_hz.wav"))
-        .unwrap();
+    std::fs::copy(
+        cadenza_tests::repo_root().join("engine/tests/fuzz_regressions_audio/crash-wav-sample-rate-zero.bin"),
+        path("zero_hz.wav"),
+    )
+    .unwrap();
     write_wav(&path("silence.wav"), &vec![0.0; 44_100 * 5]);
     write_tones(&path("tones.wav"));
     write_wav_with_dc(&path("dc_offset.wav"), &tones(1.0), 9_600); // +0.29
