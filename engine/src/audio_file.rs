@@ -10,12 +10,11 @@ use rubato::{Fft, FixedSync, Indexing, Resampler};
 use symphonia::core::audio::SampleBuffer;
 use symphonia::core::codecs::{CODEC_TYPE_NULL, Decoder, DecoderOptions};
 use symphonia::core::errors::Error as SymphoniaError;
-use symphonia::core::formats::{FormatOptions, FormatReader};
+use symphonia::core::formats::FormatReader;
 use symphonia::core::io::MediaSourceStream;
-use symphonia::core::meta::MetadataOptions;
-use symphonia::core::probe::Hint;
 use thiserror::Error;
 
+use crate::audio_probe::ProbeError;
 use crate::dc::DcBlocker;
 
 #[derive(Debug, Error)]
@@ -92,8 +91,8 @@ impl AudioStream {
         Self::from_source(Box::new(file), path, rate)
     }
 
-    /// A file's bytes already in memory; `name` names it in errors and its extension is a hint
-    /// to the format (fuzzed: `fuzz/`, `import_audio`).
+    /// A file's bytes already in memory; `name` names it in errors (fuzzed: `fuzz/`,
+    /// `import_audio`). The format is found from the bytes, never the name.
     pub fn from_bytes(bytes: Vec<u8>, name: &Path, rate: u32) -> Result<Self, AudioFileError> {
         Self::from_source(Box::new(std::io::Cursor::new(bytes)), name, rate)
     }
@@ -104,25 +103,15 @@ impl AudioStream {
         rate: u32,
     ) -> Result<Self, AudioFileError> {
         let stream = MediaSourceStream::new(source, Default::default());
-        let mut hint = Hint::new();
-        if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
-            hint.with_extension(ext);
-        }
         let unsupported = |reason: String| AudioFileError::Unsupported { path: path.to_path_buf(), reason };
         // symphonia panics on some malformed headers (a WAV at 0 Hz, found by the fuzzer): that
         // is a bad file, not a crash.
-        let probe = || {
-            symphonia::default::get_probe().format(
-                &hint,
-                stream,
-                &FormatOptions::default(),
-                &MetadataOptions::default(),
-            )
-        };
-        let probed = crate::quiet_panic::catch_reader_panic(probe)
+        let format = crate::quiet_panic::catch_reader_panic(|| crate::audio_probe::open_format(stream))
             .map_err(|_| unsupported("its header is malformed".into()))?
-            .map_err(|e| unsupported(e.to_string()))?;
-        let format = probed.format;
+            .map_err(|err| match err {
+                ProbeError::Symphonia(e) => unsupported(e.to_string()),
+                ProbeError::Damaged(reason) => AudioFileError::Damaged { path: path.to_path_buf(), reason },
+            })?;
         let track = format
             .tracks()
             .iter()

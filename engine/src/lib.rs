@@ -2,10 +2,12 @@
 //! engine thread that the GUI and the CLI drive through commands and events.
 
 pub mod audio_file;
+mod audio_probe;
 pub mod dc;
 pub mod devices;
 pub mod edit;
 pub mod engine;
+mod flac_claims;
 pub mod fsutil;
 pub mod gm;
 pub mod history;
