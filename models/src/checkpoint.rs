@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
+#[cfg(feature = "train")]
 use burn::optim::{ModuleOptimizer, OptimizerRecord};
 use burn::store::ModuleRecord;
 use serde::Serialize;
@@ -42,6 +43,7 @@ pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), CheckpointE
 }
 
 /// Saves model (inference weights), optimiser, training state and config into `dir`.
+#[cfg(feature = "train")]
 pub fn save<M: Module>(
     dir: &Path,
     model: &M,
@@ -63,6 +65,7 @@ pub fn read_state<S: DeserializeOwned>(dir: &Path) -> Result<S, String> {
 }
 
 /// The training state in `dir`, if a checkpoint is there.
+#[cfg(feature = "train")]
 fn saved_state<S: DeserializeOwned>(dir: &Path) -> Result<Option<S>, CheckpointError> {
     let path = dir.join(STATE_FILE);
     if !path.exists() {
@@ -87,6 +90,7 @@ pub fn with_record_bytes<M: Module>(model: M, bytes: &[u8]) -> Result<M, String>
 /// Picks up the checkpoint in `dir`, if there is one: its training state, `model` with its
 /// weights, and the optimiser's record. A checkpoint whose state `same_config` rejects (trained
 /// with another model configuration) is refused.
+#[cfg(feature = "train")]
 pub fn resume<M: Module, S: DeserializeOwned>(
     dir: &Path,
     model: M,

@@ -6,8 +6,11 @@ pub mod checkpoint;
 pub mod continuation;
 pub mod data;
 pub mod kernels;
+#[cfg(feature = "train")]
 pub mod progress;
 pub mod runtime;
+#[cfg(feature = "train")]
+pub mod training;
 pub mod vae;
 
 /// The device models run on (re-exported so the engine needs no direct Burn dependency).

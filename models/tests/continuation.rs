@@ -1,5 +1,7 @@
 //! The continuation model's tokens round-trip real music, its cache agrees with the full
 //! forward pass, and it learns and resumes on a small corpus.
+
+#![cfg(feature = "train")] // trains small models
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use burn::tensor::{Device, Int, Tensor, TensorData};

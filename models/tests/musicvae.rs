@@ -1,5 +1,7 @@
 //! MusicVAE learns, resumes and reads the corpus format: small models on real MIDI (the
 //! shipped Bach chorale), so each test finishes in seconds.
+
+#![cfg(feature = "train")] // trains small models
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
 
 use burn::module::Module;

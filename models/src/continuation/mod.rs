@@ -2,14 +2,17 @@
 
 pub mod codec;
 pub mod dataset;
+#[cfg(feature = "train")]
 pub mod evaluate;
 pub mod generate;
 pub mod model;
 pub mod ngram;
 pub mod recognise;
+#[cfg(feature = "train")]
 pub mod regroup;
 pub mod shipped;
 pub mod style_classifier;
+#[cfg(feature = "train")]
 pub mod train;
 pub mod vocab;
 

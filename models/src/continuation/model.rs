@@ -3,7 +3,7 @@
 //! tied input and output embeddings, and a key/value cache for generation.
 
 use burn::config::Config;
-use burn::module::{Module, Param};
+use burn::module::Module;
 use burn::nn::{
     Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig, Linear, LinearConfig,
 };
@@ -157,6 +157,7 @@ impl Block {
 impl ContinuationModel {
     /// The same network over a new vocabulary: row i of the new token embedding (which is
     /// also the output layer) is the mean of the old rows `sources[i]`.
+    #[cfg(feature = "train")]
     pub(crate) fn with_vocabulary_from(mut self, sources: &[Vec<usize>]) -> Self {
         let old = self.embedding.weight.val();
         let device = old.device();
@@ -169,7 +170,7 @@ impl ContinuationModel {
                 old.clone().select(0, ids).mean_dim(0)
             })
             .collect();
-        self.embedding.weight = Param::from_tensor(Tensor::cat(rows, 0));
+        self.embedding.weight = burn::module::Param::from_tensor(Tensor::cat(rows, 0));
         self
     }
 

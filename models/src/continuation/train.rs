@@ -2,11 +2,9 @@
 //! clipping, validation NLL on a fixed set of held-out sequences, checkpoints and resume.
 
 use std::path::Path;
-use std::time::Instant;
 
-use burn::module::Module;
 use burn::optim::grad_clipping::GradientClippingConfig;
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamWConfig, ModuleOptimizer};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -18,6 +16,7 @@ use super::model::{ContinuationConfig, ContinuationModel};
 use super::vocab::Token;
 use crate::checkpoint::{self, CheckpointError};
 use crate::data::{Corpus, Split};
+use crate::training::{Clock, TrainingRun, train_until};
 
 #[derive(Debug, Error)]
 pub enum TrainError {
@@ -145,8 +144,8 @@ pub fn train(
     config: ContinuationConfig,
     options: TrainOptions,
     out_dir: &Path,
-    mut on_progress: impl FnMut(Progress),
-    mut on_validation: impl FnMut(&ValidationPoint),
+    on_progress: impl FnMut(Progress),
+    on_validation: impl FnMut(&ValidationPoint),
 ) -> Result<TrainingState, TrainError> {
     let train_works = load_split(corpus, Split::Train);
     if train_works.is_empty() {
@@ -194,44 +193,87 @@ pub fn train(
     }
 
     // The seed and the step fix the batches, so a resumed run continues the same stream.
-    let mut rng = StdRng::seed_from_u64(options.seed ^ (state.step as u64).wrapping_mul(0x9E37_79B9));
-    let started = Instant::now();
-    let seconds_before = state.seconds;
-    let (mut nll_sum, mut seen, mut tokens_seen) = (0.0, 0usize, 0usize);
-    while state.step < options.steps {
-        let batch: Vec<Vec<Token>> = (0..options.batch).filter_map(|_| sampler.draw(&mut rng, length)).collect();
-        let (loss, counted) = model.loss(ids_tensor(&batch, length, &device));
-        let nll = f64::from(loss.clone().into_scalar::<f32>());
-        let gradients = GradientsParams::from_grads(loss.backward(), &model);
-        let lr = options.learning_rate_at(state.step);
-        model = optimizer.step(lr, model, gradients);
-        state.step += 1;
-        nll_sum += nll;
-        seen += 1;
-        tokens_seen += counted;
-        let elapsed = started.elapsed().as_secs_f64();
-        state.seconds = seconds_before + elapsed;
-        state.tokens_per_second = tokens_seen as f64 / elapsed.max(1e-9);
-        on_progress(Progress {
-            step: state.step,
-            total_steps: options.steps,
-            nll,
-            learning_rate: lr,
-            tokens_per_second: state.tokens_per_second,
-        });
-        if state.step.is_multiple_of(options.validate_every.max(1)) || state.step == options.steps {
-            let scored = model.valid();
-            let point = ValidationPoint {
-                step: state.step,
-                seconds: state.seconds,
-                train_nll: nll_sum / seen.max(1) as f64,
-                valid_nll: mean_nll(&scored, &valid_set, 16, &plain),
-            };
-            (nll_sum, seen) = (0.0, 0);
-            on_validation(&point);
-            state.history.push(point);
-            checkpoint::save(out_dir, &model, &optimizer, &state, &state.config)?;
-        }
+    let rng = StdRng::seed_from_u64(options.seed ^ (state.step as u64).wrapping_mul(0x9E37_79B9));
+    let clock = Clock { step: state.step, seconds: state.seconds, items_per_second: 0.0 };
+    let mut run = ContinuationRun {
+        state,
+        out_dir,
+        sampler,
+        rng,
+        length,
+        valid_set,
+        device,
+        plain,
+        last_nll: 0.0,
+        nll_since_validation: (0.0, 0),
+        on_progress,
+        on_validation,
+    };
+    train_until(&mut run, model, &mut optimizer, clock, options.steps, options.validate_every)?;
+    Ok(run.state)
+}
+
+/// The continuation transformer's side of the shared training loop.
+struct ContinuationRun<'a, P, V> {
+    state: TrainingState,
+    out_dir: &'a Path,
+    sampler: SequenceSampler,
+    rng: StdRng,
+    /// Tokens per training sequence: the context and one more (inputs and next-token targets).
+    length: usize,
+    valid_set: Vec<Vec<Token>>,
+    device: Device,
+    plain: Device,
+    last_nll: f64,
+    /// The sum of step NLLs since the last validation, and how many steps.
+    nll_since_validation: (f64, usize),
+    on_progress: P,
+    on_validation: V,
+}
+
+impl<P: FnMut(Progress), V: FnMut(&ValidationPoint)> TrainingRun for ContinuationRun<'_, P, V> {
+    type Model = ContinuationModel;
+
+    fn batch_loss(&mut self, model: &ContinuationModel, _step: usize) -> (Tensor<1>, usize) {
+        let batch: Vec<Vec<Token>> =
+            (0..self.state.options.batch).filter_map(|_| self.sampler.draw(&mut self.rng, self.length)).collect();
+        let (loss, counted) = model.loss(ids_tensor(&batch, self.length, &self.device));
+        self.last_nll = f64::from(loss.clone().into_scalar::<f32>());
+        self.nll_since_validation.0 += self.last_nll;
+        self.nll_since_validation.1 += 1;
+        (loss, counted)
     }
-    Ok(state)
+
+    fn learning_rate(&self, step: usize) -> f64 {
+        self.state.options.learning_rate_at(step)
+    }
+
+    fn stepped(&mut self, clock: Clock, learning_rate: f64) {
+        self.state.step = clock.step;
+        self.state.seconds = clock.seconds;
+        self.state.tokens_per_second = clock.items_per_second;
+        (self.on_progress)(Progress {
+            step: clock.step,
+            total_steps: self.state.options.steps,
+            nll: self.last_nll,
+            learning_rate,
+            tokens_per_second: clock.items_per_second,
+        });
+    }
+
+    fn validate(&mut self, model: &ContinuationModel, clock: Clock) {
+        let (sum, steps) = std::mem::take(&mut self.nll_since_validation);
+        let point = ValidationPoint {
+            step: clock.step,
+            seconds: clock.seconds,
+            train_nll: sum / steps.max(1) as f64,
+            valid_nll: mean_nll(model, &self.valid_set, 16, &self.plain),
+        };
+        (self.on_validation)(&point);
+        self.state.history.push(point);
+    }
+
+    fn save(&self, model: &ContinuationModel, optimizer: &ModuleOptimizer) -> Result<(), CheckpointError> {
+        checkpoint::save(self.out_dir, model, optimizer, &self.state, &self.state.config)
+    }
 }

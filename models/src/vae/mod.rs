@@ -10,6 +10,7 @@ pub mod melody_model;
 pub mod model;
 mod sampling;
 pub mod shipped;
+#[cfg(feature = "train")]
 pub mod train;
 
 pub use melody::{Melody, TimedNote};

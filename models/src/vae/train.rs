@@ -3,12 +3,10 @@
 //! resumes from, and the shipped files (weights, config, model card facts).
 
 use std::path::Path;
-use std::time::Instant;
 
-use burn::module::Module;
 use burn::optim::grad_clipping::GradientClippingConfig;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
-use burn::tensor::Device;
+use burn::optim::{AdamConfig, ModuleOptimizer};
+use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -18,6 +16,7 @@ use super::melody::Melody;
 use super::model::{MusicVae, MusicVaeConfig};
 use crate::checkpoint::{self, CheckpointError};
 use crate::data::{Corpus, ManifestError, Split};
+use crate::training::{Clock, TrainingRun, train_until};
 
 #[derive(Debug, Error)]
 pub enum TrainError {
@@ -133,8 +132,8 @@ pub fn train(
     config: MusicVaeConfig,
     options: TrainOptions,
     out_dir: &Path,
-    mut on_progress: impl FnMut(Progress),
-    mut on_validation: impl FnMut(&ValidationPoint),
+    on_progress: impl FnMut(Progress),
+    on_validation: impl FnMut(&ValidationPoint),
 ) -> Result<TrainingState, TrainError> {
     let train_set = load_windows(corpus, Split::Train, config.bars).windows;
     if train_set.is_empty() {
@@ -189,59 +188,116 @@ pub fn train(
 
     // Reproducible order: the seed and the step fix which batches come next after a resume.
     let mut batcher = Batcher::new(options.seed ^ state.step as u64, options.max_transpose);
-    let mut order = batcher.epoch_order(train_set.len());
-    let mut cursor = 0;
-    let started = Instant::now();
-    let seconds_before = state.seconds;
-    let steps_before = state.step;
-    let (mut recon_sum, mut kl_sum, mut seen) = (0.0, 0.0, 0usize);
-    while state.step < options.steps {
-        if cursor + options.batch > order.len() {
-            order = batcher.epoch_order(train_set.len());
-            cursor = 0;
+    let order = batcher.epoch_order(train_set.len());
+    let clock = Clock { step: state.step, seconds: state.seconds, items_per_second: 0.0 };
+    let mut run = VaeRun {
+        state,
+        out_dir,
+        train_set,
+        valid_set,
+        batcher,
+        order,
+        cursor: 0,
+        device,
+        plain,
+        last: StepFigures::default(),
+        since_validation: StepFigures::default(),
+        on_progress,
+        on_validation,
+    };
+    train_until(&mut run, model, &mut optimizer, clock, options.steps, options.validate_every)?;
+    Ok(run.state)
+}
+
+/// One step's figures, or their sums since the last validation (with `steps` counting them).
+#[derive(Debug, Default, Clone, Copy)]
+struct StepFigures {
+    reconstruction: f64,
+    kl: f64,
+    accuracy: f64,
+    steps: usize,
+}
+
+/// MusicVAE's side of the shared training loop.
+struct VaeRun<'a, P, V> {
+    state: TrainingState,
+    out_dir: &'a Path,
+    train_set: Vec<Melody>,
+    valid_set: Vec<Melody>,
+    batcher: Batcher,
+    /// This epoch's order of the training windows, and how far into it training is.
+    order: Vec<usize>,
+    cursor: usize,
+    device: Device,
+    plain: Device,
+    last: StepFigures,
+    since_validation: StepFigures,
+    on_progress: P,
+    on_validation: V,
+}
+
+impl<P: FnMut(Progress), V: FnMut(&ValidationPoint)> TrainingRun for VaeRun<'_, P, V> {
+    type Model = MusicVae;
+
+    fn batch_loss(&mut self, model: &MusicVae, step: usize) -> (Tensor<1>, usize) {
+        let batch = self.state.options.batch;
+        if self.cursor + batch > self.order.len() {
+            self.order = self.batcher.epoch_order(self.train_set.len());
+            self.cursor = 0;
         }
-        let picked: Vec<&Melody> = order[cursor..cursor + options.batch].iter().map(|&i| &train_set[i]).collect();
-        cursor += options.batch;
-        let tokens = batcher.batch(&picked, &device);
-        let losses = model.losses(tokens.clone(), &config, state.step);
-        let accuracy = step_accuracy(&losses.predicted, &tokens);
-        let reconstruction_nats = f64::from(losses.reconstruction.clone().into_scalar::<f32>());
-        let kl = f64::from(losses.kl.clone().into_scalar::<f32>());
-        let gradients = GradientsParams::from_grads(losses.total.backward(), &model);
-        let lr = (options.learning_rate * options.decay.powi(state.step as i32)).max(options.min_learning_rate);
-        model = optimizer.step(lr, model, gradients);
-        state.step += 1;
-        recon_sum += reconstruction_nats;
-        kl_sum += kl;
-        seen += 1;
-        let elapsed = started.elapsed().as_secs_f64();
-        state.seconds = seconds_before + elapsed;
-        state.windows_per_second = ((state.step - steps_before) * options.batch) as f64 / elapsed.max(1e-9);
-        on_progress(Progress {
-            step: state.step,
-            total_steps: options.steps,
-            reconstruction: reconstruction_nats,
-            kl,
-            accuracy,
-            windows_per_second: state.windows_per_second,
-        });
-        if state.step.is_multiple_of(options.validate_every.max(1)) || state.step == options.steps {
-            let scored = model.valid();
-            let valid = reconstruction(&scored, &valid_set, 128, &plain);
-            let point = ValidationPoint {
-                step: state.step,
-                seconds: state.seconds,
-                train_reconstruction: recon_sum / seen.max(1) as f64,
-                train_kl: kl_sum / seen.max(1) as f64,
-                valid,
-            };
-            (recon_sum, kl_sum, seen) = (0.0, 0.0, 0);
-            on_validation(&point);
-            state.history.push(point);
-            checkpoint::save(out_dir, &model, &optimizer, &state, &state.config)?;
-        }
+        let picked: Vec<&Melody> =
+            self.order[self.cursor..self.cursor + batch].iter().map(|&i| &self.train_set[i]).collect();
+        self.cursor += batch;
+        let tokens = self.batcher.batch(&picked, &self.device);
+        let losses = model.losses(tokens.clone(), &self.state.config, step);
+        self.last = StepFigures {
+            reconstruction: f64::from(losses.reconstruction.clone().into_scalar::<f32>()),
+            kl: f64::from(losses.kl.clone().into_scalar::<f32>()),
+            accuracy: step_accuracy(&losses.predicted, &tokens),
+            steps: 1,
+        };
+        self.since_validation.reconstruction += self.last.reconstruction;
+        self.since_validation.kl += self.last.kl;
+        self.since_validation.steps += 1;
+        (losses.total, batch)
     }
-    Ok(state)
+
+    fn learning_rate(&self, step: usize) -> f64 {
+        let options = &self.state.options;
+        (options.learning_rate * options.decay.powi(step as i32)).max(options.min_learning_rate)
+    }
+
+    fn stepped(&mut self, clock: Clock, _learning_rate: f64) {
+        self.state.step = clock.step;
+        self.state.seconds = clock.seconds;
+        self.state.windows_per_second = clock.items_per_second;
+        (self.on_progress)(Progress {
+            step: clock.step,
+            total_steps: self.state.options.steps,
+            reconstruction: self.last.reconstruction,
+            kl: self.last.kl,
+            accuracy: self.last.accuracy,
+            windows_per_second: clock.items_per_second,
+        });
+    }
+
+    fn validate(&mut self, model: &MusicVae, clock: Clock) {
+        let seen = self.since_validation.steps.max(1) as f64;
+        let point = ValidationPoint {
+            step: clock.step,
+            seconds: clock.seconds,
+            train_reconstruction: self.since_validation.reconstruction / seen,
+            train_kl: self.since_validation.kl / seen,
+            valid: reconstruction(model, &self.valid_set, 128, &self.plain),
+        };
+        self.since_validation = StepFigures::default();
+        (self.on_validation)(&point);
+        self.state.history.push(point);
+    }
+
+    fn save(&self, model: &MusicVae, optimizer: &ModuleOptimizer) -> Result<(), CheckpointError> {
+        checkpoint::save(self.out_dir, model, optimizer, &self.state, &self.state.config)
+    }
 }
 
 /// Starts a run in `out_dir` from the weights of the trained model in `from_dir` (its

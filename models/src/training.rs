@@ -1,0 +1,70 @@
+//! The loop every trainer shares (MusicVAE, continuation, and the models to come): the next
+//! batch's loss, backward, an optimiser step at the run's learning rate, the clock and the speed,
+//! then a validation every so many steps and after the last, each followed by a checkpoint. What
+//! differs between models (their batches, losses, figures and state) is the run's, through
+//! [`TrainingRun`]; resuming is the run's too, since what a checkpoint carries over differs.
+
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::Tensor;
+
+use crate::checkpoint::CheckpointError;
+
+/// Where a run stands; the run copies it into its own state, so checkpoints carry it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Clock {
+    /// Optimiser steps taken, over all runs.
+    pub step: usize,
+    /// Training time over all runs, seconds.
+    pub seconds: f64,
+    /// Items (windows, tokens) per second in this run so far.
+    pub items_per_second: f64,
+}
+
+/// One model's side of the training loop.
+pub trait TrainingRun {
+    type Model: Module;
+    /// The loss on the next batch (on the autodiff device) and how many items it covers.
+    fn batch_loss(&mut self, model: &Self::Model, step: usize) -> (Tensor<1>, usize);
+    fn learning_rate(&self, step: usize) -> f64;
+    /// After each optimiser step (progress, the state's clock).
+    fn stepped(&mut self, clock: Clock, learning_rate: f64);
+    /// Scores `model` (the inference copy) and records the result in the state.
+    fn validate(&mut self, model: &Self::Model, clock: Clock);
+    /// Writes the checkpoint (model, optimiser and state; see [`crate::checkpoint::save`]).
+    fn save(&self, model: &Self::Model, optimizer: &ModuleOptimizer) -> Result<(), CheckpointError>;
+}
+
+/// Trains `model` from `clock` until `steps` steps in all, validating and saving every
+/// `validate_every` steps and after the last; the trained model.
+pub fn train_until<R: TrainingRun>(
+    run: &mut R,
+    mut model: R::Model,
+    optimizer: &mut ModuleOptimizer,
+    mut clock: Clock,
+    steps: usize,
+    validate_every: usize,
+) -> Result<R::Model, CheckpointError> {
+    let started = Instant::now();
+    let seconds_before = clock.seconds;
+    let mut items = 0usize;
+    while clock.step < steps {
+        let (loss, counted) = run.batch_loss(&model, clock.step);
+        let gradients = GradientsParams::from_grads(loss.backward(), &model);
+        let learning_rate = run.learning_rate(clock.step);
+        model = optimizer.step(learning_rate, model, gradients);
+        clock.step += 1;
+        items += counted;
+        let elapsed = started.elapsed().as_secs_f64();
+        clock.seconds = seconds_before + elapsed;
+        clock.items_per_second = items as f64 / elapsed.max(1e-9);
+        run.stepped(clock, learning_rate);
+        if clock.step.is_multiple_of(validate_every.max(1)) || clock.step == steps {
+            run.validate(&model.valid(), clock);
+            run.save(&model, optimizer)?;
+        }
+    }
+    Ok(model)
+}
