@@ -142,6 +142,10 @@ mod tests {
     fn a_flac_tag_claiming_gigabytes_is_refused_before_symphonia_allocates_it() {
         // The fuzzer's finding: a picture's MIME type "4,026,526,206 bytes long".
         let lying_picture = flac(&[(6, picture(4_026_526_206, b"image/png", 3, b"png"))]);
+        // The fuzz smoke's: the file ends inside that block.
+        let cut = lying_picture[..4 + 4 + 34 + 4 + 8 + 5].to_vec();
+        let message = open(cut).err().expect("refused").to_string();
+        assert!(message.contains("MIME type length as 4026526206 bytes where 5 remain"), "{message}");
         let err = open(lying_picture).err().expect("refused");
         let message = err.to_string();
         assert!(matches!(err, AudioFileError::Damaged { .. }), "{message}");
