@@ -222,13 +222,9 @@ pub fn transcribe(config: EngineConfig, args: &TranscribeArgs) -> Result<()> {
     let engine = Engine::spawn(EngineConfig { choose_backend_at_start: true, ..config })
         .context("could not start the engine thread")?;
     let mut failures = 0;
-    for input in &args.inputs {
-        let target = if args.output.is_dir() {
-            let stem = input.file_stem().map_or_else(|| "transcription".into(), |s| s.to_string_lossy().into_owned());
-            args.output.join(format!("{stem}.mid"))
-        } else {
-            args.output.clone()
-        };
+    let names = midi_names(&args.inputs);
+    for (input, name) in args.inputs.iter().zip(names) {
+        let target = if args.output.is_dir() { args.output.join(name) } else { args.output.clone() };
         let bar = progress_bar();
         let result = wait_for(&engine, engine.transcribe(input, options.clone()), Some(&bar));
         bar.finish_and_clear();
@@ -252,6 +248,33 @@ pub fn transcribe(config: EngineConfig, args: &TranscribeArgs) -> Result<()> {
         bail!("{failures} of {} files could not be transcribed", args.inputs.len());
     }
     Ok(())
+}
+
+/// The MIDI file name for each input in an output folder: `NAME.mid`, or, where two inputs share
+/// a name (`take.wav` and `take.flac`), `NAME-EXT.mid`, numbered if even that is shared, so no
+/// transcription overwrites another.
+fn midi_names(inputs: &[PathBuf]) -> Vec<String> {
+    let part = |p: Option<&std::ffi::OsStr>| p.map(|s| s.to_string_lossy().into_owned());
+    let stems: Vec<String> =
+        inputs.iter().map(|i| part(i.file_stem()).unwrap_or_else(|| "transcription".into())).collect();
+    let mut taken = std::collections::HashSet::new();
+    let mut names = Vec::with_capacity(inputs.len());
+    for (input, stem) in inputs.iter().zip(&stems) {
+        let mut name = stem.clone();
+        if stems.iter().filter(|s| *s == stem).count() > 1 {
+            if let Some(ext) = part(input.extension()) {
+                name = format!("{stem}-{ext}");
+            }
+        }
+        let base = name.clone();
+        let mut copy = 1;
+        while !taken.insert(name.clone()) {
+            copy += 1;
+            name = format!("{base}-{copy}");
+        }
+        names.push(format!("{name}.mid"));
+    }
+    names
 }
 
 fn progress_bar() -> ProgressBar {
@@ -280,4 +303,16 @@ fn distinct(values: impl Iterator<Item = String>) -> Vec<String> {
 fn summarise(changes: &[String]) -> String {
     let shown = changes.iter().take(6).cloned().collect::<Vec<_>>().join(" → ");
     if changes.len() > 6 { format!("{shown} … ({} changes)", changes.len()) } else { shown }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transcriptions_of_files_sharing_a_name_do_not_overwrite_each_other() {
+        let inputs: Vec<PathBuf> =
+            ["a/take.wav", "a/take.flac", "b/take.wav", "solo.mp3", "noext"].iter().map(PathBuf::from).collect();
+        assert_eq!(midi_names(&inputs), ["take-wav.mid", "take-flac.mid", "take-wav-2.mid", "solo.mid", "noext.mid"]);
+    }
 }
