@@ -261,10 +261,10 @@ fn midi_names(inputs: &[PathBuf]) -> Vec<String> {
     let mut names = Vec::with_capacity(inputs.len());
     for (input, stem) in inputs.iter().zip(&stems) {
         let mut name = stem.clone();
-        if stems.iter().filter(|s| *s == stem).count() > 1 {
-            if let Some(ext) = part(input.extension()) {
-                name = format!("{stem}-{ext}");
-            }
+        if stems.iter().filter(|s| *s == stem).count() > 1
+            && let Some(ext) = part(input.extension())
+        {
+            name = format!("{stem}-{ext}");
         }
         let base = name.clone();
         let mut copy = 1;
