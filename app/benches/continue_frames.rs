@@ -30,7 +30,7 @@ fn main() -> anyhow::Result<()> {
     let dir = state.path().to_path_buf();
     let mut harness = Harness::builder().with_size([1280.0, 800.0]).build_eframe(move |_| CadenzaApp::new(engine, dir));
     let deadline = Instant::now() + Duration::from_secs(20);
-    while harness.state().song.tracks.is_empty() && Instant::now() < deadline {
+    while harness.state().session.song.tracks.is_empty() && Instant::now() < deadline {
         harness.step();
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -48,7 +48,8 @@ fn main() -> anyhow::Result<()> {
     }
     let idle: Vec<Duration> = (0..IDLE_FRAMES).map(|_| frame(&mut harness)).collect();
 
-    harness.state_mut().generate_continuation();
+    let app = harness.state_mut();
+    app.continuation.generate(&mut app.session);
     let started = Instant::now();
     let mut generating = Vec::new();
     while harness.state().continuation.running.is_some() && started.elapsed() < Duration::from_secs(120) {

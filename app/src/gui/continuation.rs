@@ -8,10 +8,10 @@ use cadenza_engine::ml::continuation::{
     Variation, bar_length, bar_start, continuation_job, style_guess_job,
 };
 use cadenza_engine::song::Track;
-use cadenza_engine::{Audition, Command, Edit, GestureId, JobId};
+use cadenza_engine::{Audition, Command, Edit, GestureId, JobId, JobOutput};
 use eframe::egui::{self, Color32};
 
-use super::CadenzaApp;
+use super::{JobEnd, JobOwner, Session};
 
 pub const PANEL_WIDTH: f32 = 300.0;
 /// Keeping a continuation adds its tracks under this gesture, so they undo together.
@@ -80,15 +80,14 @@ impl Panel {
     }
 }
 
-impl CadenzaApp {
+impl Panel {
     /// The prompt range: the selection's bars on the selected track, or every track up to the
     /// playhead's bar (the whole song when the playhead is at its start).
-    pub fn continuation_request(&self) -> ContinuationRequest {
-        let song = &self.song;
-        let panel = &self.continuation;
-        let selection = &self.roll.editor.selection;
+    pub fn request(&self, session: &Session) -> ContinuationRequest {
+        let song = &session.song;
+        let selection = &session.roll.editor.selection;
         let (from, to, tracks) = if selection.is_empty() {
-            let playhead = self.engine.player().position_tick();
+            let playhead = session.playhead();
             let to = if playhead == 0 {
                 // The whole song, to the end of its last bar.
                 let end = song.end_tick();
@@ -102,146 +101,156 @@ impl CadenzaApp {
             let first = selection.iter().map(|n| n.start).min().unwrap_or(0);
             let last = selection.iter().map(|n| n.end()).max().unwrap_or(first);
             let to = bar_start(song, last.saturating_sub(1)) + bar_length(song, last);
-            (bar_start(song, first), to, vec![self.selected_track])
+            (bar_start(song, first), to, vec![session.selected_track])
         };
         ContinuationRequest {
             from,
             to,
             tracks,
-            style: panel.style as u8,
-            instruments: panel.instruments.clone(),
-            variations: panel.variations,
+            style: self.style as u8,
+            instruments: self.instruments.clone(),
+            variations: self.variations,
             options: GenerationOptions {
-                bars: panel.bars,
-                temperature: panel.temperature,
-                top_p: panel.top_p,
-                style_guidance: panel.style_strength,
-                seed: panel.seed,
+                bars: self.bars,
+                temperature: self.temperature,
+                top_p: self.top_p,
+                style_guidance: self.style_strength,
+                seed: self.seed,
                 ..GenerationOptions::default()
             },
         }
     }
 
-    pub fn generate_continuation(&mut self) {
-        if let Some((id, _)) = self.continuation.running.take() {
-            self.engine.cancel(id);
+    pub fn generate(&mut self, session: &mut Session) {
+        if let Some((id, _)) = self.running.take() {
+            session.engine.cancel(id);
         }
-        self.stop_continuation_audition();
-        let request = self.continuation_request();
-        let panel = &mut self.continuation;
-        panel.streamed = vec![Track::new("continuation", 0, 0); request.variations.max(1)];
-        panel.results = None;
-        panel.shown = 0;
-        panel.notices.clear();
-        panel.status = "generating...".into();
-        let id = self.engine.submit(continuation_job(self.song.clone(), request.clone()));
-        self.continuation.running = Some((id, request));
+        self.stop_audition(session);
+        let request = self.request(session);
+        self.streamed = vec![Track::new("continuation", 0, 0); request.variations.max(1)];
+        self.results = None;
+        self.shown = 0;
+        self.notices.clear();
+        self.status = "generating...".into();
+        let id = session.submit(JobOwner::Continuation, continuation_job(session.song.clone(), request.clone()));
+        self.running = Some((id, request));
     }
 
     /// Asks the model which style the prompt sounds like; the answer sets the style.
-    pub fn match_prompt_style(&mut self) {
-        let request = self.continuation_request();
-        self.continuation.status = "listening to the prompt...".into();
-        self.continuation.matching = Some(self.engine.submit(style_guess_job(self.song.clone(), request)));
+    pub fn match_prompt_style(&mut self, session: &mut Session) {
+        let request = self.request(session);
+        self.status = "listening to the prompt...".into();
+        self.matching = Some(session.submit(JobOwner::Continuation, style_guess_job(session.song.clone(), request)));
     }
 
-    pub fn prompt_style_matched(&mut self, id: JobId, style: Option<u8>) {
-        let panel = &mut self.continuation;
-        if panel.matching != Some(id) {
+    fn style_matched(&mut self, id: JobId, style: Option<u8>) {
+        if self.matching != Some(id) {
             return;
         }
-        panel.matching = None;
-        panel.status = match style {
+        self.matching = None;
+        self.status = match style {
             Some(style) => {
-                panel.style = usize::from(style);
-                format!("the prompt sounds most like {}", STYLES[panel.shown_style()])
+                self.style = usize::from(style);
+                format!("the prompt sounds most like {}", STYLES[self.shown_style()])
             }
             None => "the prompt has no notes to recognise a style in".into(),
         };
     }
 
-    pub fn continuation_note(&mut self, streamed: StreamedNote) {
-        let panel = &mut self.continuation;
-        if panel.running.as_ref().is_some_and(|(id, _)| *id == streamed.id)
-            && let Some(track) = panel.streamed.get_mut(streamed.variation)
+    pub fn streamed_note(&mut self, streamed: StreamedNote) {
+        if self.running.as_ref().is_some_and(|(id, _)| *id == streamed.id)
+            && let Some(track) = self.streamed.get_mut(streamed.variation)
         {
             track.insert_note(streamed.note);
-            panel.shown = streamed.variation;
+            self.shown = streamed.variation;
         }
     }
 
-    /// A continuation job ended: its variations, or `None` if it failed or was cancelled.
-    pub fn continuation_finished(&mut self, id: JobId, finished: Option<(Vec<Variation>, Vec<String>, String)>) {
-        let panel = &mut self.continuation;
-        if panel.matching == Some(id) {
-            // The style match failed or was cancelled: the button comes back.
-            panel.matching = None;
-        }
-        let Some((running, request)) = panel.running.take() else { return };
-        if running != id {
-            panel.running = Some((running, request));
+    /// One of the panel's jobs ended (the session routes only those here).
+    pub fn job_ended(&mut self, session: &mut Session, id: JobId, end: JobEnd) {
+        if self.matching == Some(id) {
+            match end {
+                JobEnd::Finished(JobOutput::StyleGuessed(style)) => self.style_matched(id, style),
+                // The style match failed or was cancelled: the button comes back.
+                _ => self.matching = None,
+            }
             return;
         }
-        match finished {
-            Some((variations, notices, status)) => {
-                panel.results = Some((variations, request));
-                panel.shown = 0;
-                panel.notices = notices;
-                panel.status = status;
-                if panel.looping {
-                    self.audition_continuation();
+        let Some((running, request)) = self.running.take() else { return };
+        if running != id {
+            self.running = Some((running, request));
+            return;
+        }
+        match end {
+            JobEnd::Finished(JobOutput::Continued { variations, notices, tokens_per_second, first_note_seconds }) => {
+                self.results = Some((variations, request));
+                self.shown = 0;
+                self.notices = notices;
+                self.status = format!(
+                    "{tokens_per_second:.0} tokens/s, first note after {}",
+                    first_note_seconds.map_or_else(|| "-".into(), |s| format!("{:.0} ms", s * 1e3))
+                );
+                if self.looping {
+                    self.audition(session);
                 }
             }
-            None => panel.status = "stopped".into(),
+            _ => self.status = "stopped".into(),
         }
     }
 
-    fn audition_continuation(&mut self) {
-        let panel = &self.continuation;
-        let Some((variations, request)) = &panel.results else { return };
-        let Some(tracks) = variations.get(panel.shown) else { return };
-        let bar = bar_length(&self.song, request.to);
+    fn audition(&self, session: &Session) {
+        let Some((variations, request)) = &self.results else { return };
+        let Some(tracks) = variations.get(self.shown) else { return };
+        let bar = bar_length(&session.song, request.to);
         let end = request.to + u64::from(request.options.bars) * bar;
         // The prompt's last bar and the continuation, so the seam is heard.
         let start = request.to.saturating_sub(bar).max(request.from);
-        self.engine.send(Command::Audition(Some(Audition { tracks: tracks.clone(), loop_ticks: (start, end) })));
+        session.send(Command::Audition(Some(Audition { tracks: tracks.clone(), loop_ticks: (start, end) })));
     }
 
-    fn stop_continuation_audition(&mut self) {
-        if self.continuation.looping {
-            self.engine.send(Command::Audition(None));
+    fn stop_audition(&self, session: &Session) {
+        if self.looping {
+            session.send(Command::Audition(None));
         }
     }
 
     /// Adds the shown variation's tracks to the song as one undo step.
-    pub fn keep_continuation(&mut self) {
-        let Some((variations, _)) = &self.continuation.results else { return };
-        let Some(tracks) = variations.get(self.continuation.shown).cloned() else { return };
-        let first = self.song.tracks.len();
+    pub fn keep(&mut self, session: &mut Session) {
+        let Some((variations, _)) = &self.results else { return };
+        let Some(tracks) = variations.get(self.shown).cloned() else { return };
+        let first = session.song.tracks.len();
         for (i, track) in tracks.into_iter().enumerate() {
-            self.engine.send(Command::EditInGesture(Edit::AddTrack { index: first + i, track }, KEEP_GESTURE));
+            session.send(Command::EditInGesture(Edit::AddTrack { index: first + i, track }, KEEP_GESTURE));
         }
-        self.engine.send(Command::EndGesture);
-        self.selected_track = first;
-        self.continuation.looping = false;
-        self.engine.send(Command::Audition(None));
+        session.send(Command::EndGesture);
+        session.selected_track = first;
+        self.looping = false;
+        session.send(Command::Audition(None));
+    }
+
+    /// Opens or closes the panel; closing stops its loop.
+    pub fn set_open(&mut self, session: &Session, open: bool) {
+        self.open = open;
+        if !open && self.looping {
+            self.looping = false;
+            session.send(Command::Audition(None));
+        }
     }
 }
 
 /// The panel's contents.
-pub fn show(app: &mut CadenzaApp, ui: &mut egui::Ui) {
+pub fn show(panel: &mut Panel, session: &mut Session, ui: &mut egui::Ui) {
     ui.heading("Continuation");
-    let request = app.continuation_request();
-    let bars_of = |ticks: u64| ticks / bar_length(&app.song, 0).max(1);
+    let request = panel.request(session);
+    let bars_of = |ticks: u64| ticks / bar_length(&session.song, 0).max(1);
     let prompt = if request.to == 0 {
         "Prompt: none (starts from the style and instruments)".to_string()
-    } else if app.roll.editor.selection.is_empty() {
+    } else if session.roll.editor.selection.is_empty() {
         format!("Prompt: all tracks, bars 1-{}", bars_of(request.to))
     } else {
         format!("Prompt: the selection, bars {}-{}", bars_of(request.from) + 1, bars_of(request.to))
     };
     ui.label(prompt);
-    let panel = &mut app.continuation;
     egui::ComboBox::from_label("Style").selected_text(STYLES[panel.shown_style()]).show_ui(ui, |ui| {
         for (i, (name, about)) in STYLES.iter().zip(STYLE_DESCRIPTIONS).enumerate() {
             ui.selectable_value(&mut panel.style, i, *name).on_hover_text(about);
@@ -280,36 +289,35 @@ pub fn show(app: &mut CadenzaApp, ui: &mut egui::Ui) {
         .on_hover_text("0: as the model predicts; higher follows the style more, away from \"any\" style");
     ui.add(egui::DragValue::new(&mut panel.seed).prefix("Seed "));
     if match_clicked {
-        app.match_prompt_style();
+        panel.match_prompt_style(session);
     }
     ui.horizontal(|ui| {
-        let running = app.continuation.running.clone();
+        let running = panel.running.clone();
         if running.is_none() && ui.button("Generate").clicked() {
-            app.generate_continuation();
+            panel.generate(session);
         }
         if let Some((id, _)) = running {
             if ui.button("Cancel").clicked() {
-                app.engine.cancel(id);
+                session.engine.cancel(id);
             }
-            let fraction = app.jobs.get(&id).map_or(0.0, |j| j.fraction);
+            let fraction = session.jobs.get(&id).map_or(0.0, |j| j.fraction);
             ui.add(egui::ProgressBar::new(fraction).show_percentage());
         }
     });
-    let streamed: usize = app.continuation.streamed.iter().map(|t| t.notes.len()).sum();
-    if app.continuation.running.is_some() {
+    let streamed: usize = panel.streamed.iter().map(|t| t.notes.len()).sum();
+    if panel.running.is_some() {
         ui.label(format!("{streamed} notes so far"));
     }
-    if !app.continuation.status.is_empty() {
-        ui.small(&app.continuation.status);
+    if !panel.status.is_empty() {
+        ui.small(&panel.status);
     }
-    for notice in &app.continuation.notices {
+    for notice in &panel.notices {
         ui.small(format!("note: {notice}"));
     }
-    let count = app.continuation.results.as_ref().map_or(0, |(v, _)| v.len());
+    let count = panel.results.as_ref().map_or(0, |(v, _)| v.len());
     if count > 0 {
         ui.separator();
         ui.horizontal(|ui| {
-            let panel = &mut app.continuation;
             let before = panel.shown;
             if ui.add_enabled(panel.shown > 0, egui::Button::new("<")).clicked() {
                 panel.shown -= 1;
@@ -319,30 +327,30 @@ pub fn show(app: &mut CadenzaApp, ui: &mut egui::Ui) {
                 panel.shown += 1;
             }
             if panel.shown != before && panel.looping {
-                app.audition_continuation();
+                panel.audition(session);
             }
         });
-        if let Some(tracks) = app.continuation.results.as_ref().and_then(|(v, _)| v.get(app.continuation.shown)) {
+        if let Some(tracks) = panel.results.as_ref().and_then(|(v, _)| v.get(panel.shown)) {
             for track in tracks {
                 ui.small(format!("{}: {} notes", track.name, track.notes.len()));
             }
         }
         ui.horizontal(|ui| {
-            let mut looping = app.continuation.looping;
+            let mut looping = panel.looping;
             if ui.toggle_value(&mut looping, "Loop with song").clicked() {
-                app.continuation.looping = looping;
+                panel.looping = looping;
                 if looping {
-                    app.audition_continuation();
+                    panel.audition(session);
                 } else {
-                    app.engine.send(Command::Audition(None));
+                    session.send(Command::Audition(None));
                 }
             }
             if ui.button("Keep").clicked() {
-                app.keep_continuation();
+                panel.keep(session);
             }
             if ui.button("Regenerate").clicked() {
-                app.continuation.seed += app.continuation.variations as u64;
-                app.generate_continuation();
+                panel.seed += panel.variations as u64;
+                panel.generate(session);
             }
         });
     }

@@ -111,11 +111,11 @@ pub fn show(app: &mut CadenzaApp, ctx: &egui::Context) {
             ));
             ui.horizontal(|ui| {
                 if ui.button("Restore").clicked() {
-                    app.engine.send(Command::RestoreRecovery);
+                    app.session.send(Command::RestoreRecovery);
                     close = true;
                 }
                 if ui.button("Discard").clicked() {
-                    app.engine.send(Command::DiscardRecovery);
+                    app.session.send(Command::DiscardRecovery);
                     close = true;
                 }
             });
@@ -131,10 +131,10 @@ fn run_path(app: &mut CadenzaApp, purpose: PathPurpose, path: PathBuf) {
         PathPurpose::Open => app.open_path(&path),
         PathPurpose::SaveProject => app.save_project(Some(path)),
         PathPurpose::ExportMidi => {
-            app.engine.export_midi(path);
+            app.session.engine.export_midi(path);
         }
         PathPurpose::ExportWav => {
-            app.engine.render(path, None);
+            app.session.engine.render(path, None);
         }
         PathPurpose::Transcribe => app.transcribe_audio(&path, 0.0),
     }

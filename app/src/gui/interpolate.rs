@@ -12,7 +12,7 @@ use cadenza_engine::timing::{BarBeat, bar_beat_to_tick, tick_to_bar_beat};
 use cadenza_engine::{Audition, Command, Edit};
 use eframe::egui::{self, Color32, Pos2, Rect, Stroke, Vec2};
 
-use super::CadenzaApp;
+use super::Session;
 
 pub const PANEL_WIDTH: f32 = 330.0;
 /// Attribute sliders, by the names the models' attribute vectors have.
@@ -117,114 +117,133 @@ impl Panel {
 
 /// The clip of the model's length (bars of four beats) on the selected track, from the bar where the
 /// selection starts, or where the playhead is.
-pub fn clip_at(app: &CadenzaApp, size: VaeSize) -> Option<ClipRef> {
-    let song = &app.song;
-    let anchor =
-        app.roll.editor.selection.iter().map(|n| n.start).min().unwrap_or_else(|| app.engine.player().position_tick());
+pub fn clip_at(session: &Session, size: VaeSize) -> Option<ClipRef> {
+    let song = &session.song;
+    let anchor = session.roll.editor.selection.iter().map(|n| n.start).min().unwrap_or_else(|| session.playhead());
     let bar = tick_to_bar_beat(song.ppq, &song.time_signatures, anchor).bar;
     let from = bar_beat_to_tick(song.ppq, &song.time_signatures, BarBeat { bar, beat: 1, tick: 0 });
-    let mut clip = clip_at_range(app, app.selected_track, from, size)?;
+    let mut clip = clip_at_range(song, session.selected_track, from, size)?;
     clip.label = format!("{}, bars {}-{}", clip.label, bar, bar + size.bars() as u64 - 1);
     Some(clip)
 }
 
-impl CadenzaApp {
+impl Panel {
     /// Takes `clip` into a slot and asks the engine to encode it.
-    pub fn set_clip(&mut self, slot: Slot, clip: ClipRef) {
-        let notes = clip_notes(&self.song, clip.track, clip.from, clip.to);
-        let size = self.interpolate.size;
-        self.interpolate.clips[Panel::slot_index(slot)] = Some(clip);
-        self.interpolate.error = None;
-        self.engine.send(Command::Latent(LatentRequest::Encode { size, slot, notes }));
+    pub fn set_clip(&mut self, session: &Session, slot: Slot, clip: ClipRef) {
+        let notes = clip_notes(&session.song, clip.track, clip.from, clip.to);
+        self.clips[Panel::slot_index(slot)] = Some(clip);
+        self.error = None;
+        session.send(Command::Latent(LatentRequest::Encode { size: self.size, slot, notes }));
     }
 
-    pub fn latent_reply(&mut self, reply: LatentReply) {
-        let panel = &mut self.interpolate;
+    pub fn latent_reply(&mut self, session: &Session, reply: LatentReply) {
         match reply {
-            LatentReply::Encoded { size, slot, code, notices, .. } if size == panel.size => {
-                if let Some(clip) = panel.clips[Panel::slot_index(slot)].as_mut() {
+            LatentReply::Encoded { size, slot, code, notices, .. } if size == self.size => {
+                if let Some(clip) = self.clips[Panel::slot_index(slot)].as_mut() {
                     clip.code = Some(code);
                     clip.notices = notices;
                 }
                 // The point's inputs changed: decode it again.
-                panel.last_sent = None;
+                self.last_sent = None;
             }
             LatentReply::Encoded { .. } => {}
             LatentReply::Decoded { request, point, notes, code, milliseconds } => {
-                panel.answered += 1;
-                if panel.decoded.as_ref().is_none_or(|d| d.request < request) {
-                    panel.decoded = Some(Decoded { request, point, notes, code, milliseconds });
-                    if panel.looping {
-                        self.audition_current();
+                self.answered += 1;
+                if self.decoded.as_ref().is_none_or(|d| d.request < request) {
+                    self.decoded = Some(Decoded { request, point, notes, code, milliseconds });
+                    if self.looping {
+                        self.audition(session);
                     }
                 }
             }
-            LatentReply::Mapped { size, codes } if size == panel.size => panel.song_codes = codes,
+            LatentReply::Mapped { size, codes } if size == self.size => self.song_codes = codes,
             LatentReply::Mapped { .. } => {}
-            LatentReply::Failed(message) => panel.error = Some(message),
+            LatentReply::Failed(message) => self.error = Some(message),
         }
     }
 
     /// Sends the point the controls describe, when it differs from the last one sent.
-    fn request_decode(&mut self) {
-        let panel = &mut self.interpolate;
-        let ready = panel.clips[0].as_ref().is_some_and(|c| c.code.is_some());
-        let point = panel.point();
-        if !ready || panel.last_sent.as_ref() == Some(&point) {
+    fn request_decode(&mut self, session: &Session) {
+        let ready = self.clips[0].as_ref().is_some_and(|c| c.code.is_some());
+        let point = self.point();
+        if !ready || self.last_sent.as_ref() == Some(&point) {
             return;
         }
-        panel.next_request += 1;
-        panel.sent += 1;
-        panel.last_sent = Some(point.clone());
-        self.engine.send(Command::Latent(LatentRequest::Decode { request: panel.next_request, point }));
+        self.next_request += 1;
+        self.sent += 1;
+        self.last_sent = Some(point.clone());
+        session.send(Command::Latent(LatentRequest::Decode { request: self.next_request, point }));
     }
 
     /// The current point as a track placed over clip A.
-    pub fn current_track(&self) -> Option<(Track, (u64, u64))> {
-        let panel = &self.interpolate;
-        let decoded = panel.decoded.as_ref()?;
-        let a = panel.clips[0].as_ref()?;
-        let velocity = panel.clips.iter().flatten().map(|c| u32::from(c.velocity)).sum::<u32>()
-            / panel.clips.iter().flatten().count().max(1) as u32;
-        let program = self.song.tracks.get(a.track).map_or(0, |t| t.program);
-        let mut track = Track::new(point_name(panel), program, channel_for(&self.song, program));
-        for note in song_notes(&decoded.notes, self.song.ppq, a.from, velocity.clamp(1, 127) as u8) {
+    pub fn current_track(&self, song: &Song) -> Option<(Track, (u64, u64))> {
+        let decoded = self.decoded.as_ref()?;
+        let a = self.clips[0].as_ref()?;
+        let velocity = self.clips.iter().flatten().map(|c| u32::from(c.velocity)).sum::<u32>()
+            / self.clips.iter().flatten().count().max(1) as u32;
+        let program = song.tracks.get(a.track).map_or(0, |t| t.program);
+        let mut track = Track::new(point_name(self), program, channel_for(song, program));
+        for note in song_notes(&decoded.notes, song.ppq, a.from, velocity.clamp(1, 127) as u8) {
             track.insert_note(note);
         }
         Some((track, (a.from, a.to)))
     }
 
-    fn audition_current(&mut self) {
-        if let Some((track, loop_ticks)) = self.current_track() {
-            self.engine.send(Command::Audition(Some(Audition { tracks: vec![track], loop_ticks })));
+    fn audition(&self, session: &Session) {
+        if let Some((track, loop_ticks)) = self.current_track(&session.song) {
+            session.send(Command::Audition(Some(Audition { tracks: vec![track], loop_ticks })));
         }
     }
 
     /// Writes the current point into a new track (one undo step).
-    pub fn keep_point(&mut self) {
-        if let Some((track, _)) = self.current_track() {
-            let index = self.song.tracks.len();
-            self.edit(Edit::AddTrack { index, track });
-            self.selected_track = index;
+    pub fn keep_point(&self, session: &mut Session) {
+        if let Some((track, _)) = self.current_track(&session.song) {
+            let index = session.song.tracks.len();
+            session.edit(Edit::AddTrack { index, track });
+            session.selected_track = index;
         }
     }
 
     /// Encodes every `bars`-bar clip of the song's tracks for the map (at most 64).
-    fn map_song(&mut self) {
-        let size = self.interpolate.size;
-        let span = size.bars() as u64 * 4 * u64::from(self.song.ppq);
+    fn map_song(&self, session: &Session) {
+        let song = &session.song;
+        let span = self.size.bars() as u64 * 4 * u64::from(song.ppq);
         let mut clips = Vec::new();
-        for (index, track) in self.song.tracks.iter().enumerate().filter(|(_, t)| !t.is_drum) {
+        for (index, track) in song.tracks.iter().enumerate().filter(|(_, t)| !t.is_drum) {
             let mut from = 0;
             while from < track.end_tick() && clips.len() < 64 {
-                let notes = clip_notes(&self.song, index, from, from + span);
+                let notes = clip_notes(song, index, from, from + span);
                 if !notes.is_empty() {
                     clips.push(notes);
                 }
                 from += span;
             }
         }
-        self.engine.send(Command::Latent(LatentRequest::Map { size, clips }));
+        session.send(Command::Latent(LatentRequest::Map { size: self.size, clips }));
+    }
+
+    /// Another model: codes of one mean nothing to the other, so the clips are encoded again.
+    fn set_size(&mut self, session: &Session, size: VaeSize) {
+        self.size = size;
+        self.decoded = None;
+        self.song_codes.clear();
+        let clips: Vec<(Slot, ClipRef)> =
+            SLOTS.iter().zip(self.clips.clone()).filter_map(|(s, c)| c.map(|c| (*s, c))).collect();
+        for (slot, clip) in clips {
+            if let Some(mut again) = clip_at_range(&session.song, clip.track, clip.from, size) {
+                again.label = clip.label;
+                self.set_clip(session, slot, again);
+            }
+        }
+    }
+
+    /// Opens or closes the panel; closing stops its loop.
+    pub fn set_open(&mut self, session: &Session, open: bool) {
+        self.open = open;
+        if !open && self.looping {
+            self.looping = false;
+            session.send(Command::Audition(None));
+        }
     }
 }
 
@@ -242,27 +261,16 @@ fn channel_for(song: &Song, program: u8) -> u8 {
 }
 
 /// The panel's contents.
-pub fn show(app: &mut CadenzaApp, ui: &mut egui::Ui) {
+pub fn show(panel: &mut Panel, session: &mut Session, ui: &mut egui::Ui) {
     ui.heading("Interpolate");
-    let mut size = app.interpolate.size;
+    let mut size = panel.size;
     ui.horizontal(|ui| {
         ui.label("Model");
         ui.selectable_value(&mut size, VaeSize::TwoBar, "2 bars");
         ui.selectable_value(&mut size, VaeSize::SixteenBar, "16 bars");
     });
-    if size != app.interpolate.size {
-        // Codes of one model mean nothing to the other: encode the clips again.
-        app.interpolate.size = size;
-        app.interpolate.decoded = None;
-        app.interpolate.song_codes.clear();
-        let clips: Vec<(Slot, ClipRef)> =
-            SLOTS.iter().zip(app.interpolate.clips.clone()).filter_map(|(s, c)| c.map(|c| (*s, c))).collect();
-        for (slot, clip) in clips {
-            if let Some(mut again) = clip_at_range(app, clip.track, clip.from, size) {
-                again.label = clip.label;
-                app.set_clip(slot, again);
-            }
-        }
+    if size != panel.size {
+        panel.set_size(session, size);
     }
     ui.separator();
     for slot in SLOTS {
@@ -270,24 +278,23 @@ pub fn show(app: &mut CadenzaApp, ui: &mut egui::Ui) {
             let name = format!("{slot:?}");
             let hint = "The selected track, from the selection's or the playhead's bar";
             if ui.button(format!("Set {name}")).on_hover_text(hint).clicked()
-                && let Some(clip) = clip_at(app, app.interpolate.size)
+                && let Some(clip) = clip_at(session, panel.size)
             {
-                app.set_clip(slot, clip);
+                panel.set_clip(session, slot, clip);
             }
-            match &app.interpolate.clips[Panel::slot_index(slot)] {
+            match &panel.clips[Panel::slot_index(slot)] {
                 Some(clip) if clip.code.is_some() => ui.label(&clip.label),
                 Some(clip) => ui.weak(format!("{} (encoding…)", clip.label)),
                 None => ui.weak(if matches!(slot, Slot::A | Slot::B) { "not set" } else { "pad corner (optional)" }),
             };
         });
-        if let Some(clip) = &app.interpolate.clips[Panel::slot_index(slot)] {
+        if let Some(clip) = &panel.clips[Panel::slot_index(slot)] {
             for notice in &clip.notices {
                 ui.small(format!("  note: {notice}"));
             }
         }
     }
     ui.separator();
-    let panel = &mut app.interpolate;
     ui.add_enabled(!panel.pad_on, egui::Slider::new(&mut panel.along, 0.0..=1.0).text("A to B"));
     for ((_, label), value) in ATTRIBUTES.iter().zip(panel.attributes.iter_mut()) {
         ui.add(egui::Slider::new(value, -2.0..=2.0).text(*label));
@@ -297,40 +304,40 @@ pub fn show(app: &mut CadenzaApp, ui: &mut egui::Ui) {
     if panel.pad_on {
         pad(ui, &mut panel.pad);
     }
-    app.request_decode();
+    panel.request_decode(session);
     ui.separator();
-    preview(app, ui);
+    preview(panel, ui);
     ui.horizontal(|ui| {
-        let mut looping = app.interpolate.looping;
+        let mut looping = panel.looping;
         if ui.toggle_value(&mut looping, "Loop with song").clicked() {
-            app.interpolate.looping = looping;
+            panel.looping = looping;
             if looping {
-                app.audition_current();
+                panel.audition(session);
             } else {
-                app.engine.send(Command::Audition(None));
+                session.send(Command::Audition(None));
             }
         }
-        if ui.add_enabled(app.interpolate.decoded.is_some(), egui::Button::new("Keep as track")).clicked() {
-            app.keep_point();
+        if ui.add_enabled(panel.decoded.is_some(), egui::Button::new("Keep as track")).clicked() {
+            panel.keep_point(session);
         }
     });
-    if let Some(error) = &app.interpolate.error {
+    if let Some(error) = &panel.error {
         ui.colored_label(Color32::from_rgb(220, 90, 70), error);
     }
     ui.separator();
     ui.horizontal(|ui| {
         ui.label("Latent map");
         if ui.small_button("Place the song's clips").clicked() {
-            app.map_song();
+            panel.map_song(session);
         }
     });
-    latent_map(app, ui);
+    latent_map(panel, ui);
 }
 
-fn clip_at_range(app: &CadenzaApp, track: usize, from: u64, size: VaeSize) -> Option<ClipRef> {
-    let t = app.song.tracks.get(track)?;
-    let to = from + size.bars() as u64 * 4 * u64::from(app.song.ppq);
-    let notes = clip_notes(&app.song, track, from, to);
+fn clip_at_range(song: &Song, track: usize, from: u64, size: VaeSize) -> Option<ClipRef> {
+    let t = song.tracks.get(track)?;
+    let to = from + size.bars() as u64 * 4 * u64::from(song.ppq);
+    let notes = clip_notes(song, track, from, to);
     Some(ClipRef {
         track,
         from,
@@ -365,8 +372,7 @@ fn pad(ui: &mut egui::Ui, value: &mut [f32; 2]) {
 }
 
 /// The decoded melody as a small piano roll, with the decode time.
-fn preview(app: &CadenzaApp, ui: &mut egui::Ui) {
-    let panel = &app.interpolate;
+fn preview(panel: &Panel, ui: &mut egui::Ui) {
     let (rect, _) = ui.allocate_exact_size(Vec2::new(ui.available_width(), 90.0), egui::Sense::hover());
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 4.0, ui.visuals().extreme_bg_color);
@@ -413,19 +419,19 @@ fn preview(app: &CadenzaApp, ui: &mut egui::Ui) {
 
 /// Corpus codes (grey), the song's clips (blue), A–D and the current point (orange) on the
 /// map's two principal axes.
-fn latent_map(app: &mut CadenzaApp, ui: &mut egui::Ui) {
+fn latent_map(panel: &mut Panel, ui: &mut egui::Ui) {
     let side = ui.available_width().min(300.0);
     let (rect, _) = ui.allocate_exact_size(Vec2::splat(side), egui::Sense::hover());
     let painter = ui.painter_at(rect);
     painter.rect_filled(rect, 4.0, ui.visuals().extreme_bg_color);
     let clips: Vec<(Slot, Vec<f32>)> = SLOTS
         .iter()
-        .zip(&app.interpolate.clips)
+        .zip(&panel.clips)
         .filter_map(|(s, c)| c.as_ref().and_then(|c| c.code.clone()).map(|z| (*s, z)))
         .collect();
-    let current = app.interpolate.decoded.as_ref().map(|d| d.code.clone());
-    let song_codes = app.interpolate.song_codes.clone();
-    let Some(map) = app.interpolate.map() else {
+    let current = panel.decoded.as_ref().map(|d| d.code.clone());
+    let song_codes = panel.song_codes.clone();
+    let Some(map) = panel.map() else {
         painter.text(
             rect.center(),
             egui::Align2::CENTER_CENTER,

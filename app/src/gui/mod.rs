@@ -6,7 +6,9 @@ pub mod continuation;
 mod dialogs;
 pub mod interpolate;
 pub mod roll;
+pub mod session;
 mod status;
+pub mod studio;
 mod takes;
 #[cfg(test)]
 mod tests;
@@ -14,24 +16,21 @@ mod tracks;
 mod transcription;
 mod transport;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, anyhow};
-use cadenza_engine::devices::recorder::RecordingMeter;
 use cadenza_engine::playback::TransportSettings;
-use cadenza_engine::project::{self, Take};
-use cadenza_engine::song::{Song, Track};
-use cadenza_engine::studio::DeviceList;
-use cadenza_engine::{Command, Edit, Engine, EngineConfig, EngineHandle, Event, GestureId, JobId, JobOutput};
+use cadenza_engine::project;
+use cadenza_engine::{Command, Engine, EngineConfig, EngineHandle, Event, JobId, JobOutput};
 use crossbeam_channel::Receiver;
 use eframe::egui;
 
 use crate::demo;
 pub use dialogs::{Dialog, PathPurpose};
 pub use roll::{RollAction, RollInput, RollView};
+pub use session::{JobEnd, JobOwner, JobStatus, Session};
+pub use studio::{LiveNotesView, LiveTake, Studio};
 
 pub fn run(config: EngineConfig, file: Option<PathBuf>) -> Result<()> {
     let started = Instant::now();
@@ -62,65 +61,13 @@ pub fn run(config: EngineConfig, file: Option<PathBuf>) -> Result<()> {
     .map_err(|e| anyhow!("could not open the window: {e}"))
 }
 
-pub struct JobStatus {
-    pub label: String,
-    pub fraction: f32,
-    pub message: String,
-}
-
-/// A recording in progress, as the window sees it.
-pub struct LiveTake {
-    pub path: PathBuf,
-    pub meter: Arc<RecordingMeter>,
-    pub start_tick: u64,
-    /// Notes transcribed from it so far: final ones, and the ones still sounding.
-    pub live: LiveNotesView,
-}
-
-/// The live transcription of a take, drawn over the roll while it records (as tracks, so the
-/// roll draws them as it draws any notes).
-#[derive(Debug, Clone)]
-pub struct LiveNotesView {
-    pub committed: Track,
-    pub provisional: Track,
-}
-
-impl Default for LiveNotesView {
-    fn default() -> Self {
-        Self { committed: Track::new("live", 0, 0), provisional: Track::new("live (sounding)", 0, 0) }
-    }
-}
-
 pub struct CadenzaApp {
-    pub engine: EngineHandle,
+    /// The song, its view and the engine link: what the panels are given.
+    pub session: Session,
+    pub studio: Studio,
     /// The engine's events, or (in the window) their copy forwarded by a thread that wakes
     /// the window for each one.
     events: Receiver<Event>,
-    pub song: Arc<Song>,
-    pub title: String,
-    /// The saved project folder or the MIDI file the song came from.
-    pub path: Option<PathBuf>,
-    pub dirty: bool,
-    pub can_undo: bool,
-    pub can_redo: bool,
-    pub backend: String,
-    /// "CPU (Flex)" or "wgpu", once chosen.
-    pub backend_kind: String,
-    pub audio: String,
-    pub devices: DeviceList,
-    pub notices: Vec<String>,
-    pub jobs: BTreeMap<JobId, JobStatus>,
-    pub roll: RollView,
-    pub selected_track: usize,
-    pub transport: TransportSettings,
-    pub armed: bool,
-    pub audio_input: Option<String>,
-    pub recording: Option<LiveTake>,
-    /// The input level while the meter is open (not recording).
-    pub input_meter: Option<Arc<RecordingMeter>>,
-    pub takes: Vec<Take>,
-    pub takes_root: PathBuf,
-    pub waveforms: takes::Waveforms,
     pub transcription: transcription::Panel,
     pub interpolate: interpolate::Panel,
     pub continuation: continuation::Panel,
@@ -132,38 +79,15 @@ pub struct CadenzaApp {
     pub started: Option<Instant>,
     pub first_frame: Option<Duration>,
     fitted: bool,
-    /// The primary button is held: slider and drag-value edits join one undo step.
-    pointer_down: bool,
 }
 
 impl CadenzaApp {
     pub fn new(engine: EngineHandle, state_dir: PathBuf) -> Self {
         let events = engine.events().clone();
         Self {
-            engine,
+            session: Session::new(engine),
+            studio: Studio::default(),
             events,
-            song: Arc::new(Song::default()),
-            title: String::new(),
-            path: None,
-            dirty: false,
-            can_undo: false,
-            can_redo: false,
-            backend: "choosing ML backend…".into(),
-            backend_kind: "starting…".into(),
-            audio: "starting audio…".into(),
-            devices: DeviceList::default(),
-            notices: Vec::new(),
-            jobs: BTreeMap::new(),
-            roll: RollView::default(),
-            selected_track: 0,
-            transport: TransportSettings { metronome: false, count_in_bars: 1, ..Default::default() },
-            armed: false,
-            audio_input: None,
-            recording: None,
-            input_meter: None,
-            takes: Vec::new(),
-            takes_root: PathBuf::new(),
-            waveforms: takes::Waveforms::default(),
             transcription: transcription::Panel::default(),
             interpolate: interpolate::Panel::default(),
             continuation: continuation::Panel::default(),
@@ -173,7 +97,6 @@ impl CadenzaApp {
             started: None,
             first_frame: None,
             fitted: false,
-            pointer_down: false,
         }
     }
 
@@ -181,7 +104,7 @@ impl CadenzaApp {
     /// an idle window sleeps instead of polling, and a finished job is drawn at once.
     pub fn wake_on_events(&mut self, ctx: &egui::Context) -> std::io::Result<()> {
         let (forward, forwarded) = crossbeam_channel::unbounded();
-        let (events, ctx) = (self.engine.events().clone(), ctx.clone());
+        let (events, ctx) = (self.session.engine.events().clone(), ctx.clone());
         std::thread::Builder::new().name("cadenza-window-waker".into()).spawn(move || {
             // Ends when the engine thread stops (its sender goes) or the window closes.
             for event in events.iter() {
@@ -198,98 +121,61 @@ impl CadenzaApp {
     pub fn load_demo(&mut self) {
         match demo::song() {
             Ok(song) => {
-                self.engine.send(Command::SetSong(song));
-                self.title = demo::DEMO_NAME.to_string();
+                self.session.send(Command::SetSong(song));
+                self.session.title = demo::DEMO_NAME.to_string();
             }
-            Err(err) => self.notices.push(format!("the demo song cannot be read: {err:#}")),
+            Err(err) => self.session.notices.push(format!("the demo song cannot be read: {err:#}")),
         }
     }
 
     /// Opens a MIDI file or a project, by what the path is.
     pub fn open_path(&mut self, path: &Path) {
         if project::is_project(path) {
-            self.engine.open_project(path.to_path_buf());
+            self.session.engine.open_project(path.to_path_buf());
         } else {
-            self.engine.open_midi(path.to_path_buf());
+            self.session.engine.open_midi(path.to_path_buf());
         }
         self.fitted = false;
         dialogs::remember(&self.state_dir, &mut self.recent, path);
     }
 
     pub fn save_project(&mut self, path: Option<PathBuf>) {
-        if path.is_none() && !self.path.as_ref().is_some_and(|p| project::is_project(p)) {
-            self.dialog = Some(Dialog::path(PathPurpose::SaveProject, self.path.as_deref()));
+        let session = &self.session;
+        if path.is_none() && !session.path.as_ref().is_some_and(|p| project::is_project(p)) {
+            self.dialog = Some(Dialog::path(PathPurpose::SaveProject, session.path.as_deref()));
             return;
         }
         if let Some(p) = &path {
             dialogs::remember(&self.state_dir, &mut self.recent, &project::project_dir(p));
         }
-        self.engine.save_project(path);
+        self.session.engine.save_project(path);
     }
 
-    /// Applies an edit to the window's song now and sends it to the engine.
-    pub fn edit(&mut self, edit: Edit) {
-        let track = edit.note_track();
-        let before = track.and_then(|t| self.song.tracks.get(t).cloned());
-        let song = Arc::make_mut(&mut self.song);
-        match edit.clone().apply(song) {
-            Ok(_) => {
-                if let (Some(before), Some(after)) = (before, track.and_then(|t| self.song.tracks.get(t))) {
-                    self.roll.editor.after_edit(&before, after);
-                }
-                self.selected_track = self.selected_track.min(self.song.tracks.len().saturating_sub(1));
-                self.dirty = true;
-                self.can_undo = true;
-                match continuous_gesture(&edit).filter(|_| self.pointer_down) {
-                    Some(gesture) => self.engine.send(Command::EditInGesture(edit, gesture)),
-                    None => self.engine.send(Command::Edit(edit)),
-                }
-            }
-            Err(err) => self.notices.push(err.to_string()),
-        }
+    /// Runs Basic Pitch over an audio file; its notes will land `offset_seconds` into the song.
+    pub fn transcribe_audio(&mut self, path: &Path, offset_seconds: f64) {
+        self.transcription.transcribe(&mut self.session, path, offset_seconds);
     }
 
-    /// An edit made while a control is dragged: edits join one undo step until the button is
-    /// released.
-    pub fn edit_continuously(&mut self, edit: Edit) {
-        if self.pointer_down {
-            let song = Arc::make_mut(&mut self.song);
-            match edit.clone().apply(song) {
-                Ok(_) => {
-                    self.dirty = true;
-                    self.can_undo = true;
-                    self.engine.send(Command::EditInGesture(edit, GestureId(3)));
-                }
-                Err(err) => self.notices.push(err.to_string()),
-            }
-        } else {
-            self.edit(edit);
-        }
+    /// New slider values for the transcription being edited.
+    pub fn set_transcription_sliders(&mut self, sliders: transcription::Sliders) {
+        self.transcription.set_sliders(&mut self.session, sliders);
     }
 
     pub fn undo(&mut self) {
-        self.engine.send(Command::Undo);
-    }
-
-    pub fn redo(&mut self) {
-        self.engine.send(Command::Redo);
-    }
-
-    pub fn set_transport(&mut self, settings: TransportSettings) {
-        self.transport = settings;
-        self.engine.send(Command::SetTransport(settings));
+        self.session.undo();
     }
 
     fn act(&mut self, action: RollAction) {
+        let session = &mut self.session;
         match action {
-            RollAction::Edit(edit) => self.edit(edit),
+            RollAction::Edit(edit) => session.edit(edit),
             RollAction::Preview { pitch, velocity } => {
-                self.engine.send(Command::Preview { track: self.selected_track, pitch, velocity });
+                session.send(Command::Preview { track: session.selected_track, pitch, velocity });
             }
-            RollAction::Seek(tick) => self.engine.send(Command::Seek(tick)),
+            RollAction::Seek(tick) => session.send(Command::Seek(tick)),
             RollAction::SetLoop(ticks) => {
-                let settings = TransportSettings { loop_ticks: ticks, ..self.transport };
-                self.set_transport(settings);
+                let settings = TransportSettings { loop_ticks: ticks, ..session.transport };
+                session.set_transport(settings);
             }
         }
     }
@@ -301,88 +187,65 @@ impl CadenzaApp {
     }
 
     fn event(&mut self, event: Event) {
+        let session = &mut self.session;
         match event {
             Event::Backend { kind, reason, .. } => {
-                self.backend_kind = kind.to_string();
-                self.backend = reason;
+                self.studio.backend_kind = kind.to_string();
+                self.studio.backend = reason;
             }
-            Event::Notice(text) => self.notices.push(text),
+            Event::Notice(text) => session.notices.push(text),
             Event::SongChanged { song, path, can_undo, can_redo } => {
                 if let Some(path) = path {
-                    self.title = path.display().to_string();
-                    self.path = Some(path);
+                    session.title = path.display().to_string();
+                    session.path = Some(path);
                 }
-                self.song = song;
-                self.can_undo = can_undo;
-                self.can_redo = can_redo;
-                self.selected_track = self.selected_track.min(self.song.tracks.len().saturating_sub(1));
-                if let Some(track) = self.song.tracks.get(self.selected_track) {
-                    self.roll.editor.keep_existing(track);
+                session.song = song;
+                session.can_undo = can_undo;
+                session.can_redo = can_redo;
+                session.keep_selected_track();
+                if let Some(track) = session.song.tracks.get(session.selected_track) {
+                    session.roll.editor.keep_existing(track);
                 }
-                if !self.fitted && !self.song.tracks.is_empty() {
-                    self.roll.fit(&self.song);
+                if !self.fitted && !session.song.tracks.is_empty() {
+                    session.roll.fit(&session.song);
                     self.fitted = true;
                 }
             }
             Event::JobStarted { id, label } => {
-                self.jobs.insert(id, JobStatus { label, fraction: 0.0, message: String::new() });
+                session.jobs.insert(id, JobStatus { label, fraction: 0.0, message: String::new() });
             }
             Event::JobProgress { id, fraction, message } => {
-                if let Some(job) = self.jobs.get_mut(&id) {
+                if let Some(job) = session.jobs.get_mut(&id) {
                     job.fraction = fraction;
                     job.message = message;
                 }
             }
             Event::JobFinished { id, output } => {
-                self.jobs.remove(&id);
-                match output {
-                    JobOutput::Rendered { path, .. } | JobOutput::MidiWritten { path } => {
-                        self.notices.push(format!("wrote {}", path.display()));
-                    }
-                    JobOutput::SongLoaded { path, .. } => {
-                        self.roll.editor.selection.clear();
-                        self.selected_track = 0;
-                        self.roll.fit(&self.song);
-                        self.notices.push(format!("opened {}", path.display()));
-                    }
-                    JobOutput::Listened(listened) => self.listened(id, listened),
-                    JobOutput::NotesCreated(events) => self.notes_created(id, events),
-                    JobOutput::Continued { variations, notices, tokens_per_second, first_note_seconds } => {
-                        let status = format!(
-                            "{tokens_per_second:.0} tokens/s, first note after {}",
-                            first_note_seconds.map_or_else(|| "-".into(), |s| format!("{:.0} ms", s * 1e3))
-                        );
-                        self.continuation_finished(id, Some((variations, notices, status)));
-                    }
-                    JobOutput::StyleGuessed(style) => self.prompt_style_matched(id, style),
-                    _ => {}
-                }
+                session.jobs.remove(&id);
+                self.job_ended(id, JobEnd::Finished(output));
             }
             Event::JobFailed { id, message } => {
-                self.continuation_finished(id, None);
-                if self.transcription.listening.as_ref().is_some_and(|(job, ..)| *job == id) {
-                    self.transcription.listening = None;
-                }
-                let label = self.jobs.remove(&id).map(|j| j.label).unwrap_or_default();
-                self.notices.push(format!("{label} failed: {message}"));
+                let label = session.jobs.remove(&id).map(|j| j.label).unwrap_or_default();
+                session.notices.push(format!("{label} failed: {message}"));
+                self.job_ended(id, JobEnd::Failed(message));
             }
             Event::JobCancelled { id } => {
-                self.continuation_finished(id, None);
-                self.jobs.remove(&id);
+                session.jobs.remove(&id);
+                self.job_ended(id, JobEnd::Cancelled);
             }
-            Event::CommandFailed(message) => self.notices.push(message),
-            Event::Audio { description, .. } => self.audio = description,
-            Event::Devices(devices) => self.devices = devices,
+            Event::CommandFailed(message) => session.notices.push(message),
+            Event::Audio { description, .. } => self.studio.audio = description,
+            Event::Devices(devices) => self.studio.devices = devices,
             Event::Takes { takes, root } => {
-                self.takes = takes;
-                self.takes_root = root;
+                self.studio.takes = takes;
+                self.studio.takes_root = root;
             }
             Event::RecordingStarted { path, meter } => {
-                let start_tick = self.engine.player().position_tick();
-                self.recording = Some(LiveTake { path, meter, start_tick, live: LiveNotesView::default() });
+                let start_tick = session.playhead();
+                self.studio.recording = Some(LiveTake { path, meter, start_tick, live: LiveNotesView::default() });
             }
             Event::LiveNotes(notes) => {
-                if let Some(take) = self.recording.as_mut() {
+                if let Some(take) = self.studio.recording.as_mut() {
                     for note in notes.committed {
                         take.live.committed.insert_note(note);
                     }
@@ -392,24 +255,45 @@ impl CadenzaApp {
             }
             Event::RecordingStopped => {
                 // The engine has put the take's live notes in a new, last track: show it.
-                if self.recording.take().is_some_and(|take| !take.live.committed.notes.is_empty()) {
-                    self.selected_track = self.song.tracks.len().saturating_sub(1);
+                if self.studio.recording.take().is_some_and(|take| !take.live.committed.notes.is_empty()) {
+                    session.selected_track = session.song.tracks.len().saturating_sub(1);
                 }
             }
-            Event::InputMonitor(meter) => self.input_meter = meter,
-            Event::Latent(reply) => self.latent_reply(reply),
-            Event::ContinuationNote(note) => self.continuation_note(note),
+            Event::InputMonitor(meter) => self.studio.input_meter = meter,
+            Event::Latent(reply) => self.interpolate.latent_reply(session, reply),
+            Event::ContinuationNote(note) => self.continuation.streamed_note(note),
             Event::ProjectSaved { path } => {
-                self.notices.push(format!("saved {}", path.display()));
-                self.title = path.display().to_string();
-                self.path = Some(path);
-                self.dirty = false;
+                session.notices.push(format!("saved {}", path.display()));
+                session.title = path.display().to_string();
+                session.path = Some(path);
+                session.dirty = false;
             }
             Event::RecoveryAvailable { saved_at, project, notes } => {
                 self.dialog = Some(Dialog::Recovery { saved_at, project, notes });
             }
             Event::Autosaved => {}
-            Event::Dirty(dirty) => self.dirty = dirty,
+            Event::Dirty(dirty) => session.dirty = dirty,
+        }
+    }
+
+    /// A job ended: its panel hears of it; the engine's own jobs (open, export) leave a notice.
+    fn job_ended(&mut self, id: JobId, end: JobEnd) {
+        let session = &mut self.session;
+        match session.owner_of_ended(id) {
+            Some(JobOwner::Transcription) => self.transcription.job_ended(session, id, end),
+            Some(JobOwner::Continuation) => self.continuation.job_ended(session, id, end),
+            None => match end {
+                JobEnd::Finished(JobOutput::Rendered { path, .. } | JobOutput::MidiWritten { path }) => {
+                    session.notices.push(format!("wrote {}", path.display()));
+                }
+                JobEnd::Finished(JobOutput::SongLoaded { path, .. }) => {
+                    session.roll.editor.selection.clear();
+                    session.selected_track = 0;
+                    session.roll.fit(&session.song);
+                    session.notices.push(format!("opened {}", path.display()));
+                }
+                _ => {}
+            },
         }
     }
 
@@ -429,7 +313,7 @@ impl CadenzaApp {
         } else if matches!(ext.as_str(), "wav" | "wave" | "flac" | "mp3" | "ogg" | "oga") {
             self.transcribe_audio(path, 0.0);
         } else {
-            self.notices.push(format!(
+            self.session.notices.push(format!(
                 "{}: Cadenza opens MIDI files and .cadenza projects, and transcribes WAV, FLAC, MP3 and Ogg audio",
                 path.display()
             ));
@@ -445,9 +329,9 @@ impl CadenzaApp {
         let shift_cmd = egui::Modifiers::COMMAND | egui::Modifiers::SHIFT;
         let pressed = |m: egui::Modifiers, key: egui::Key| ctx.input_mut(|i| i.consume_key(m, key));
         if pressed(shift_cmd, egui::Key::Z) || pressed(cmd, egui::Key::Y) {
-            self.redo();
+            self.session.redo();
         } else if pressed(cmd, egui::Key::Z) {
-            self.undo();
+            self.session.undo();
         }
         if pressed(cmd, egui::Key::S) {
             self.save_project(None);
@@ -456,66 +340,50 @@ impl CadenzaApp {
             self.dialog = Some(Dialog::path(PathPurpose::Open, None));
         }
         if pressed(egui::Modifiers::NONE, egui::Key::Space) {
-            self.play_pause();
+            self.session.play_pause();
         }
         if pressed(egui::Modifiers::NONE, egui::Key::Home) {
-            self.engine.send(Command::Seek(0));
+            self.session.send(Command::Seek(0));
         }
-        let playhead = self.engine.player().position_tick();
-        let actions = self.roll.editor.keys(ctx, &self.song, self.selected_track, playhead);
+        let session = &mut self.session;
+        let playhead = session.playhead();
+        let actions = session.roll.editor.keys(ctx, &session.song, session.selected_track, playhead);
         for action in actions {
             self.act(action);
         }
     }
 
-    pub fn play_pause(&mut self) {
-        if self.engine.player().is_playing() {
-            self.engine.send(Command::Pause);
-        } else {
-            self.engine.send(Command::Play);
-        }
-    }
-
     fn central(&mut self, ui: &mut egui::Ui) {
-        transport::toolbar(self, ui);
-        let player = self.engine.player();
+        transport::toolbar(&mut self.session, ui);
+        let session = &mut self.session;
+        let player = session.engine.player();
         let (playhead, playing) = (player.position_tick(), player.is_playing());
-        let takes_height = if self.takes.is_empty() && self.recording.is_none() { 0.0 } else { takes::LANE_HEIGHT };
+        let studio = &self.studio;
+        let takes_height = if studio.takes.is_empty() && studio.recording.is_none() { 0.0 } else { takes::LANE_HEIGHT };
         let transcription_height = if self.transcription.open { transcription::LANE_HEIGHT } else { 0.0 };
         let mut actions = Vec::new();
         let roll_height = ui.available_height() - takes_height - transcription_height;
         ui.allocate_ui(egui::vec2(ui.available_width(), roll_height), |ui| {
             let input = RollInput {
-                song: &self.song,
-                track: self.selected_track,
+                song: &session.song,
+                track: session.selected_track,
                 playhead,
                 playing,
-                loop_ticks: self.transport.loop_ticks,
-                live: self.recording.as_ref().map(|take| &take.live),
+                loop_ticks: session.transport.loop_ticks,
+                live: studio.recording.as_ref().map(|take| &take.live),
                 continuation: self.continuation.ghost(),
             };
-            actions = self.roll.show(ui, &input);
+            actions = session.roll.show(ui, &input);
         });
         if transcription_height > 0.0 {
-            transcription::lane(self, ui);
+            transcription::lane(&mut self.transcription, session, ui);
         }
         if takes_height > 0.0 {
-            takes::lane(self, ui);
+            takes::lane(session, studio, ui);
         }
         for action in actions {
             self.act(action);
         }
-    }
-}
-
-/// Edits made by dragging a control (volume, pan, colour, tempo, metre): while the button is
-/// held they coalesce, so one drag is one undo step.
-fn continuous_gesture(edit: &Edit) -> Option<GestureId> {
-    match edit {
-        Edit::SetTrackProps { index, .. } => Some(GestureId(1_000_000 + *index as u64)),
-        Edit::SetTempos(_) => Some(GestureId(1)),
-        Edit::SetTimeSignatures(_) => Some(GestureId(2)),
-        _ => None,
     }
 }
 
@@ -523,15 +391,14 @@ impl eframe::App for CadenzaApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.drain_events();
         let (down, released) = ctx.input(|i| (i.pointer.primary_down(), i.pointer.any_released()));
-        if released && self.pointer_down {
-            self.engine.send(Command::EndGesture);
-        }
-        self.pointer_down = down;
+        self.session.pointer(down, released);
         self.dropped_files(ctx);
         self.shortcuts(ctx);
         // Events wake the window (wake_on_events); the playhead and the meters move without
         // one, so they are animated while sound plays or is captured.
-        let animating = self.engine.player().is_playing() || self.recording.is_some() || self.input_meter.is_some();
+        let studio = &self.studio;
+        let animating =
+            self.session.engine.player().is_playing() || studio.recording.is_some() || studio.input_meter.is_some();
         if animating {
             ctx.request_repaint_after(Duration::from_millis(16));
         }
@@ -539,18 +406,20 @@ impl eframe::App for CadenzaApp {
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         egui::Panel::top("transport").show(ui, |ui| transport::bar(self, ui));
-        egui::Panel::bottom("status").show(ui, |ui| status::line(self, ui));
+        egui::Panel::bottom("status").show(ui, |ui| status::line(&self.session, &self.studio, ui));
         egui::Panel::left("tracks").resizable(true).default_size(250.0).show(ui, |ui| {
-            egui::ScrollArea::vertical().show(ui, |ui| tracks::list(self, ui));
+            egui::ScrollArea::vertical().show(ui, |ui| tracks::list(&mut self.session, &self.studio, ui));
         });
         if self.continuation.open {
             egui::Panel::right("continuation").resizable(true).default_size(continuation::PANEL_WIDTH).show(ui, |ui| {
-                egui::ScrollArea::vertical().show(ui, |ui| continuation::show(self, ui));
+                egui::ScrollArea::vertical()
+                    .show(ui, |ui| continuation::show(&mut self.continuation, &mut self.session, ui));
             });
         }
         if self.interpolate.open {
             egui::Panel::right("interpolate").resizable(true).default_size(interpolate::PANEL_WIDTH).show(ui, |ui| {
-                egui::ScrollArea::vertical().show(ui, |ui| interpolate::show(self, ui));
+                egui::ScrollArea::vertical()
+                    .show(ui, |ui| interpolate::show(&mut self.interpolate, &mut self.session, ui));
             });
         }
         egui::CentralPanel::default().show(ui, |ui| self.central(ui));

@@ -4,21 +4,21 @@
 use cadenza_engine::JobId;
 use eframe::egui;
 
-use super::CadenzaApp;
+use super::{Session, Studio};
 
-pub fn line(app: &mut CadenzaApp, ui: &mut egui::Ui) {
+pub fn line(session: &Session, studio: &Studio, ui: &mut egui::Ui) {
     let mut cancel: Option<JobId> = None;
     ui.horizontal(|ui| {
         // Short words in the line; the whole story on hover.
-        let (audio_short, _) = app.audio.split_once(" (").unwrap_or((&app.audio, ""));
-        ui.label(format!("Audio: {audio_short}")).on_hover_text(&app.audio);
+        let (audio_short, _) = studio.audio.split_once(" (").unwrap_or((&studio.audio, ""));
+        ui.label(format!("Audio: {audio_short}")).on_hover_text(&studio.audio);
         ui.separator();
-        let (midi, detail) = match (&app.devices.midi_input, &app.devices.midi_error) {
+        let (midi, detail) = match (&studio.devices.midi_input, &studio.devices.midi_error) {
             (Some(port), _) => (format!("MIDI: {port}"), String::new()),
             (None, Some(err)) => ("MIDI: unavailable".to_string(), err.clone()),
-            (None, None) if app.devices.midi.inputs.is_empty() => ("MIDI: no keyboard".to_string(), String::new()),
+            (None, None) if studio.devices.midi.inputs.is_empty() => ("MIDI: no keyboard".to_string(), String::new()),
             (None, None) => (
-                format!("MIDI: {} input(s), none connected", app.devices.midi.inputs.len()),
+                format!("MIDI: {} input(s), none connected", studio.devices.midi.inputs.len()),
                 "Devices menu".to_string(),
             ),
         };
@@ -27,8 +27,8 @@ pub fn line(app: &mut CadenzaApp, ui: &mut egui::Ui) {
             response.on_hover_text(detail);
         }
         ui.separator();
-        ui.label(format!("ML: {}", app.backend_kind)).on_hover_text(&app.backend);
-        for (id, job) in &app.jobs {
+        ui.label(format!("ML: {}", studio.backend_kind)).on_hover_text(&studio.backend);
+        for (id, job) in &session.jobs {
             ui.separator();
             ui.add(
                 egui::ProgressBar::new(job.fraction)
@@ -39,12 +39,13 @@ pub fn line(app: &mut CadenzaApp, ui: &mut egui::Ui) {
                 cancel = Some(*id);
             }
         }
-        if let Some(notice) = app.notices.last() {
+        if let Some(notice) = session.notices.last() {
             ui.separator();
-            ui.label(notice).on_hover_text(app.notices.iter().rev().take(10).cloned().collect::<Vec<_>>().join("\n"));
+            ui.label(notice)
+                .on_hover_text(session.notices.iter().rev().take(10).cloned().collect::<Vec<_>>().join("\n"));
         }
     });
     if let Some(id) = cancel {
-        app.engine.cancel(id);
+        session.engine.cancel(id);
     }
 }

@@ -9,7 +9,7 @@ use cadenza_engine::devices::recorder::PEAK_FRAMES;
 use cadenza_engine::timing::TempoMap;
 use eframe::egui::{self, Color32, Pos2, Rect, Stroke};
 
-use super::CadenzaApp;
+use super::{Session, Studio};
 
 pub const LANE_HEIGHT: f32 = 64.0;
 
@@ -62,10 +62,10 @@ fn read_peaks(path: &Path) -> Result<Vec<(f32, f32)>, hound::Error> {
         .collect())
 }
 
-pub fn lane(app: &mut CadenzaApp, ui: &mut egui::Ui) {
+pub fn lane(session: &Session, studio: &Studio, ui: &mut egui::Ui) {
     let (response, painter) = ui.allocate_painter(egui::vec2(ui.available_width(), LANE_HEIGHT), egui::Sense::hover());
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Canvas, true, "Audio takes"));
-    let Some(view) = app.roll.viewport else { return };
+    let Some(view) = session.roll.viewport else { return };
     let lane = Rect::from_x_y_ranges(view.grid.x_range(), response.rect.y_range());
     painter.rect_filled(response.rect, 0.0, ui.visuals().extreme_bg_color);
     painter.text(
@@ -75,7 +75,7 @@ pub fn lane(app: &mut CadenzaApp, ui: &mut egui::Ui) {
         egui::FontId::proportional(11.0),
         ui.visuals().weak_text_color(),
     );
-    let map = TempoMap::for_song(&app.song);
+    let map = TempoMap::for_song(&session.song);
     let clip = painter.with_clip_rect(lane);
     let draw = |peaks: &[(f32, f32)], start_tick: u64, rate: u32, colour: Color32, label: &str| {
         let start = map.tick_to_seconds(start_tick);
@@ -105,13 +105,13 @@ pub fn lane(app: &mut CadenzaApp, ui: &mut egui::Ui) {
         );
         clip.line_segment([Pos2::new(x0, lane.top()), Pos2::new(x0, lane.bottom())], Stroke::new(1.0, colour));
     };
-    for take in &app.takes {
-        let path = app.takes_root.join(&take.file);
-        if let Some(peaks) = app.waveforms.get(&path, ui.ctx()) {
+    for take in &studio.takes {
+        let path = studio.takes_root.join(&take.file);
+        if let Some(peaks) = studio.waveforms.get(&path, ui.ctx()) {
             draw(&peaks, take.start_tick, take.sample_rate, Color32::from_rgb(0x5c, 0xc4, 0x7a), &take.name);
         }
     }
-    if let Some(live) = &app.recording {
+    if let Some(live) = &studio.recording {
         let peaks = live.meter.peaks();
         draw(&peaks, live.start_tick, live.meter.sample_rate(), Color32::from_rgb(0xe0, 0x5a, 0x5a), "recording");
     }

@@ -38,9 +38,9 @@ fn start(song: Song) -> Fixture {
         app
     });
     let mut fixture = Fixture { harness, state };
-    fixture.settle(|app| !app.song.tracks.is_empty());
+    fixture.settle(|app| !app.session.song.tracks.is_empty());
     // A fixed zoom so positions are known: 80 px per quarter, 14 px per key, C6 at the top.
-    fixture.harness.state_mut().roll.set_zoom(80.0, PPQ, 14.0, 84.0);
+    fixture.harness.state_mut().session.roll.set_zoom(80.0, PPQ, 14.0, 84.0);
     fixture.harness.step();
     fixture.harness.step();
     fixture
@@ -55,7 +55,7 @@ fn an_idle_window_sleeps_until_the_engine_wakes_it() {
     assert!(!fixture.harness.ctx.has_requested_repaint(), "an idle window keeps asking for frames");
     fixture
         .app()
-        .engine
+        .session
         .send(Command::SetSong(one_track(&[Note::new(0, STEP, 60, 100), Note::new(STEP, STEP, 64, 100)])));
     let deadline = Instant::now() + Duration::from_secs(10);
     while !fixture.harness.ctx.has_requested_repaint() {
@@ -63,7 +63,7 @@ fn an_idle_window_sleeps_until_the_engine_wakes_it() {
         std::thread::sleep(Duration::from_millis(5));
     }
     fixture.harness.step();
-    assert_eq!(fixture.app().song.tracks[0].notes.len(), 2);
+    assert_eq!(fixture.app().session.song.tracks[0].notes.len(), 2);
 }
 
 fn one_track(notes: &[Note]) -> Song {
@@ -109,11 +109,11 @@ impl Fixture {
     }
 
     fn notes(&self) -> Vec<Note> {
-        self.app().song.tracks[0].notes.clone()
+        self.app().session.song.tracks[0].notes.clone()
     }
 
     fn pos(&self, tick: u64, pitch: u8) -> Pos2 {
-        self.app().roll.viewport.expect("the roll was drawn").pos_of(tick, pitch)
+        self.app().session.roll.viewport.expect("the roll was drawn").pos_of(tick, pitch)
     }
 
     fn press(&mut self, pos: Pos2, pressed: bool, modifiers: Modifiers) {
@@ -183,7 +183,7 @@ fn add_a_note_by_clicking_then_undo_and_redo() {
     f.click_at(f.pos(480 + 30, 60));
     f.sync();
     assert_eq!(f.notes(), vec![Note::new(480, STEP, 60, 96)]);
-    assert_eq!(f.app().roll.editor.selection.len(), 1, "the new note is selected");
+    assert_eq!(f.app().session.roll.editor.selection.len(), 1, "the new note is selected");
     f.undo();
     assert!(f.notes().is_empty(), "undo did not remove the note");
     f.redo();
@@ -252,7 +252,7 @@ fn delete_a_selected_note_then_undo_and_redo() {
     let notes = [Note::new(0, 240, 60, 90), Note::new(480, 240, 64, 90)];
     let mut f = start(one_track(&notes));
     f.click_at(f.pos(480 + 60, 64));
-    assert_eq!(f.app().roll.editor.selection.len(), 1);
+    assert_eq!(f.app().session.roll.editor.selection.len(), 1);
     f.key(Modifiers::NONE, egui::Key::Delete);
     f.sync();
     assert_eq!(f.notes(), vec![notes[0].clone()]);
@@ -271,7 +271,7 @@ fn quantise_a_selection() {
     let from = f.pos(40, 66) - egui::vec2(0.0, 3.0);
     let to = f.pos(400, 58);
     f.drag(from, to);
-    assert_eq!(f.app().roll.editor.selection.len(), 2, "rubber band selection");
+    assert_eq!(f.app().session.roll.editor.selection.len(), 2, "rubber band selection");
     f.click_label("Quantise");
     f.sync();
     assert_eq!(f.notes(), vec![Note::new(120, 100, 60, 90), Note::new(240, 100, 62, 90), Note::new(1000, 100, 64, 90)]);
@@ -298,7 +298,7 @@ fn keys_transpose_duplicate_and_paste() {
 fn velocity_lane_drag_scales_the_selection() {
     let mut f = start(one_track(&[Note::new(0, 240, 60, 100), Note::new(480, 240, 62, 50)]));
     f.key(Modifiers::COMMAND, egui::Key::A);
-    let lane = f.app().roll.velocity_rect().unwrap();
+    let lane = f.app().session.roll.velocity_rect().unwrap();
     let x = f.pos(0, 60).x + 2.0;
     let top_of_bar = lane.bottom() - lane.height() * 100.0 / 127.0;
     // Drag the first bar down to half its height: both notes halve.
@@ -314,9 +314,9 @@ fn mute_a_track() {
     let mut f = start(one_track(&[Note::new(0, 240, 60, 90)]));
     f.click_label("M");
     f.sync();
-    assert!(f.app().song.tracks[0].muted);
+    assert!(f.app().session.song.tracks[0].muted);
     f.undo();
-    assert!(!f.app().song.tracks[0].muted);
+    assert!(!f.app().session.song.tracks[0].muted);
 }
 
 #[derive(Debug)]
@@ -340,13 +340,13 @@ fn import_a_midi_file_through_the_open_dialog_and_by_dropping() {
     let expected = cadenza_engine::midi::read_song(&corpus_file()).unwrap();
     let mut f = start(one_track(&[]));
     f.path_dialog("Open…", &corpus_file(), "Open");
-    f.settle(|app| app.song.tracks.len() == expected.tracks.len());
-    assert_eq!(*f.app().song, expected);
+    f.settle(|app| app.session.song.tracks.len() == expected.tracks.len());
+    assert_eq!(*f.app().session.song, expected);
 
     let mut g = start(one_track(&[]));
     g.harness.input_mut().dropped_files.push(Arc::new(Dropped(corpus_file())));
-    g.settle(|app| app.song.tracks.len() == expected.tracks.len());
-    assert_eq!(*g.app().song, expected);
+    g.settle(|app| app.session.song.tracks.len() == expected.tracks.len());
+    assert_eq!(*g.app().session.song, expected);
 }
 
 #[test]
@@ -355,18 +355,18 @@ fn save_and_reopen_a_project_with_identical_content() {
     let mut f = start(one_track(&[Note::new(0, 240, 60, 90)]));
     f.click_at(f.pos(960 + 10, 67));
     f.sync();
-    let edited = (*f.app().song).clone();
+    let edited = (*f.app().session.song).clone();
     assert_eq!(edited.note_count(), 2);
     let target = dir.path().join("My song");
     f.path_dialog("Save project as…", &target, "Save");
-    f.settle(|app| !app.dirty && app.path.as_deref().is_some_and(|p| p.ends_with("My song.cadenza")));
+    f.settle(|app| !app.session.dirty && app.session.path.as_deref().is_some_and(|p| p.ends_with("My song.cadenza")));
     let saved = dir.path().join("My song.cadenza");
     assert!(saved.join(project::PROJECT_FILE).is_file());
 
     let mut g = start(one_track(&[]));
     g.path_dialog("Open…", &saved, "Open");
-    g.settle(|app| app.song.note_count() == 2);
-    assert_eq!(*g.app().song, edited);
+    g.settle(|app| app.session.song.note_count() == 2);
+    assert_eq!(*g.app().session.song, edited);
 }
 
 #[test]
@@ -386,13 +386,13 @@ fn offers_to_restore_work_left_by_a_crash() {
     }
     harness.get_by_label("Restore").click();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while harness.state().song.note_count() != 2 {
+    while harness.state().session.song.note_count() != 2 {
         assert!(Instant::now() < deadline, "the work was not restored");
         harness.step();
         std::thread::sleep(Duration::from_millis(5));
     }
-    assert_eq!(*harness.state().song, lost);
-    assert!(harness.state().dirty, "restored work is unsaved until saved");
+    assert_eq!(*harness.state().session.song, lost);
+    assert!(harness.state().session.dirty, "restored work is unsaved until saved");
 }
 
 #[test]
@@ -400,10 +400,10 @@ fn transport_plays_and_the_playhead_follows_the_audio_clock() {
     let mut f = start(one_track(&[Note::new(0, 480, 60, 90)]));
     let _ = &f.state;
     f.click_label("Play");
-    f.settle(|app| app.engine.player().position_tick() > 0);
-    assert!(f.app().engine.player().is_playing());
+    f.settle(|app| app.session.engine.player().position_tick() > 0);
+    assert!(f.app().session.engine.player().is_playing());
     f.click_label("Stop");
-    f.settle(|app| !app.engine.player().is_playing() && app.engine.player().position_tick() == 0);
+    f.settle(|app| !app.session.engine.player().is_playing() && app.session.engine.player().position_tick() == 0);
 }
 
 #[test]
@@ -413,10 +413,10 @@ fn dragging_a_volume_slider_is_one_undo_step() {
     let y = slider.center().y;
     f.drag(egui::pos2(slider.left() + 30.0, y), egui::pos2(slider.left() + 5.0, y));
     f.sync();
-    let volume = f.app().song.tracks[0].volume;
+    let volume = f.app().session.song.tracks[0].volume;
     assert!(volume < 100, "the drag did not lower the volume ({volume})");
     f.undo();
-    assert_eq!(f.app().song.tracks[0].volume, 100, "one undo should restore the volume before the drag");
+    assert_eq!(f.app().session.song.tracks[0].volume, 100, "one undo should restore the volume before the drag");
 }
 
 #[test]
@@ -427,13 +427,13 @@ fn cut_and_paste_at_the_playhead() {
     f.sync();
     assert!(f.notes().is_empty());
     // Click the ruler at beat 3 to move the playhead there.
-    let view = f.app().roll.viewport.unwrap();
+    let view = f.app().session.roll.viewport.unwrap();
     f.click_at(egui::pos2(view.x(960.0), view.ruler.center().y));
-    f.settle(|app| app.engine.player().position_tick() == 960);
+    f.settle(|app| app.session.engine.player().position_tick() == 960);
     f.key(Modifiers::COMMAND, egui::Key::V);
     f.sync();
     assert_eq!(f.notes(), vec![Note::new(960, 240, 60, 90), Note::new(1200, 240, 62, 90)]);
-    assert_eq!(f.app().roll.editor.selection.len(), 2, "pasted notes are selected");
+    assert_eq!(f.app().session.roll.editor.selection.len(), 2, "pasted notes are selected");
 }
 
 /// Three plucked tones (A3, C#4, E4 at 0.25, 1.0, 1.75 s) in a 3-s mono WAV at 22,050 Hz.
@@ -467,42 +467,42 @@ fn a_dropped_audio_file_becomes_a_track_and_the_sliders_recreate_its_notes_witho
     write_tones(&wav);
     let mut f = start(one_track(&[]));
     f.harness.input_mut().dropped_files.push(Arc::new(Dropped(wav)));
-    f.settle_within(Duration::from_secs(120), |app| app.song.tracks.len() == 2);
-    let track = &f.app().song.tracks[1];
+    f.settle_within(Duration::from_secs(120), |app| app.session.song.tracks.len() == 2);
+    let track = &f.app().session.song.tracks[1];
     assert_eq!(track.name, "tones (transcribed)");
     let pitches: std::collections::BTreeSet<u8> = track.notes.iter().map(|n| n.pitch).collect();
     for pitch in [57, 61, 64] {
         assert!(pitches.contains(&pitch), "no {pitch} in {pitches:?}");
     }
-    assert_eq!(f.app().selected_track, 1, "the new track is the one shown");
+    assert_eq!(f.app().session.selected_track, 1, "the new track is the one shown");
     // The posteriorgram is drawn under the roll.
     f.harness.get_by_label("Posteriorgram");
-    let listened = Arc::clone(&f.app().transcription.session.as_ref().unwrap().listened);
+    let listened = Arc::clone(&f.app().transcription.transcript.as_ref().unwrap().listened);
     let before = track.notes.len();
 
     // Demanding a very high onset probability and no melodia pass leaves fewer notes; the
     // posteriorgrams are the same ones (no second model run).
-    let mut sliders = f.app().transcription.session.as_ref().unwrap().sliders;
+    let mut sliders = f.app().transcription.transcript.as_ref().unwrap().sliders;
     sliders.onset_threshold = 0.95;
     sliders.melodia = false;
     f.harness.state_mut().set_transcription_sliders(sliders);
-    f.settle(|app| app.song.tracks[1].notes.len() < before);
-    let session = f.app().transcription.session.as_ref().unwrap();
-    assert!(Arc::ptr_eq(&session.listened, &listened));
-    assert!(f.app().jobs.values().all(|j| !j.label.starts_with("Listen")));
+    f.settle(|app| app.session.song.tracks[1].notes.len() < before);
+    let transcript = f.app().transcription.transcript.as_ref().unwrap();
+    assert!(Arc::ptr_eq(&transcript.listened, &listened));
+    assert!(f.app().session.jobs.values().all(|j| !j.label.starts_with("Listen")));
 
     // Snapping to a scale without C# moves that note; undo brings it back.
-    let mut sliders = f.app().transcription.session.as_ref().unwrap().sliders;
+    let mut sliders = f.app().transcription.transcript.as_ref().unwrap().sliders;
     sliders.onset_threshold = 0.5;
     sliders.melodia = true;
     f.harness.state_mut().set_transcription_sliders(sliders);
-    f.settle(|app| app.song.tracks[1].notes.len() == before);
+    f.settle(|app| app.session.song.tracks[1].notes.len() == before);
     sliders.scale = Some(cadenza_engine::ml::transcription::Scale { root: 0, minor: false });
     f.harness.state_mut().set_transcription_sliders(sliders);
-    f.settle(|app| app.song.tracks[1].notes.iter().all(|n| n.pitch != 61));
+    f.settle(|app| app.session.song.tracks[1].notes.iter().all(|n| n.pitch != 61));
     f.sync();
     f.harness.state_mut().undo();
-    f.settle(|app| app.song.tracks[1].notes.iter().any(|n| n.pitch == 61));
+    f.settle(|app| app.session.song.tracks[1].notes.iter().any(|n| n.pitch == 61));
 }
 
 #[test]
@@ -512,19 +512,25 @@ fn notes_appear_in_the_roll_while_a_take_records_and_stay_as_a_track() {
     write_tones(&wav);
     let mut f = start(one_track(&[]));
     // The WAV file plays as the microphone, at real-time pace.
-    f.harness.state_mut().audio_input = Some(format!("file:{}", wav.display()));
+    f.harness.state_mut().studio.audio_input = Some(format!("file:{}", wav.display()));
     f.click_label("Rec audio");
     // A3 (the first note, at 0.25 s = tick 240) is shown while the take still records.
     let a3 = |notes: &[Note]| notes.iter().any(|n| n.pitch == 57 && n.start.abs_diff(240) <= 30);
-    f.settle_within(Duration::from_secs(60), |app| app.recording.as_ref().is_some_and(|t| a3(&t.live.committed.notes)));
-    let take = f.app().recording.as_ref().unwrap();
+    f.settle_within(Duration::from_secs(60), |app| {
+        app.studio.recording.as_ref().is_some_and(|t| a3(&t.live.committed.notes))
+    });
+    let take = f.app().studio.recording.as_ref().unwrap();
     assert!(!take.meter.is_finished(), "A3 should show while the take still records");
-    f.settle_within(Duration::from_secs(60), |app| app.recording.as_ref().is_some_and(|t| t.meter.is_finished()));
+    f.settle_within(Duration::from_secs(60), |app| {
+        app.studio.recording.as_ref().is_some_and(|t| t.meter.is_finished())
+    });
     f.click_label("Stop audio");
-    f.settle_within(Duration::from_secs(60), |app| app.song.tracks.len() == 2 && app.recording.is_none());
-    let track = &f.app().song.tracks[1];
+    f.settle_within(Duration::from_secs(60), |app| {
+        app.session.song.tracks.len() == 2 && app.studio.recording.is_none()
+    });
+    let track = &f.app().session.song.tracks[1];
     assert_eq!(track.name, "take-001 (live)");
-    assert_eq!(f.app().selected_track, 1, "the live track is the one shown");
+    assert_eq!(f.app().session.selected_track, 1, "the live track is the one shown");
     let found: Vec<(u64, u8)> = track.notes.iter().map(|n| (n.start, n.pitch)).collect();
     println!("live track: {found:?}");
     // Each played note at its onset (120 BPM: 960 ticks a second), within 30 ms.
@@ -534,7 +540,7 @@ fn notes_appear_in_the_roll_while_a_take_records_and_stay_as_a_track() {
     // One undo step removes the live track.
     f.sync();
     f.harness.state_mut().undo();
-    f.settle(|app| app.song.tracks.len() == 1);
+    f.settle(|app| app.session.song.tracks.len() == 1);
 }
 
 /// Two contrasting 2-bar phrases: a C major scale up (bars 1–2), a high G arpeggio down in
@@ -560,8 +566,8 @@ fn the_interpolate_panel_decodes_while_the_slider_moves_and_keeps_a_track() {
     f.click_label("Set A");
     f.settle(|app| app.interpolate.clips[0].as_ref().is_some_and(|c| c.code.is_some()));
     // B: the bar of the playhead (bar 3).
-    f.harness.state().engine.send(Command::Seek(8 * u64::from(PPQ)));
-    f.settle(|app| app.engine.player().position_tick() == 8 * u64::from(PPQ));
+    f.harness.state().session.engine.send(Command::Seek(8 * u64::from(PPQ)));
+    f.settle(|app| app.session.engine.player().position_tick() == 8 * u64::from(PPQ));
     f.click_label("Set B");
     f.settle(|app| app.interpolate.clips[1].as_ref().is_some_and(|c| c.code.is_some()));
     assert_eq!(f.app().interpolate.clips[1].as_ref().unwrap().from, 8 * u64::from(PPQ));
@@ -585,18 +591,18 @@ fn the_interpolate_panel_decodes_while_the_slider_moves_and_keeps_a_track() {
 
     // Loop it with the song, then keep it as a track (one undo step).
     f.click_label("Loop with song");
-    f.settle(|app| app.engine.player().is_playing());
+    f.settle(|app| app.session.engine.player().is_playing());
     f.click_label("Loop with song");
-    f.settle(|app| !app.engine.player().is_playing());
+    f.settle(|app| !app.session.engine.player().is_playing());
     f.click_label("Keep as track");
-    f.settle(|app| app.song.tracks.len() == 2);
-    let kept = &f.app().song.tracks[1];
+    f.settle(|app| app.session.song.tracks.len() == 2);
+    let kept = &f.app().session.song.tracks[1];
     assert_eq!(kept.notes.len(), at_a.notes.len());
     assert_eq!(kept.notes[0].start, (at_a.notes[0].start * f64::from(PPQ)).round() as u64);
     assert_eq!(kept.name, "A-B 0%");
     f.sync();
     f.harness.state_mut().undo();
-    f.settle(|app| app.song.tracks.len() == 1);
+    f.settle(|app| app.session.song.tracks.len() == 1);
 }
 
 #[test]
@@ -605,7 +611,7 @@ fn the_continue_panel_streams_a_continuation_flips_variations_and_keeps_one_undo
     f.click_label("Continue");
     assert!(f.app().continuation.open);
     // No selection and the playhead at the start: the whole song is the prompt.
-    let request = f.app().continuation_request();
+    let request = f.app().continuation.request(&f.app().session);
     assert_eq!((request.from, request.to), (0, 16 * u64::from(PPQ)));
     f.click_label("Generate");
     assert!(f.app().continuation.running.is_some());
@@ -624,16 +630,16 @@ fn the_continue_panel_streams_a_continuation_flips_variations_and_keeps_one_undo
     assert_eq!(f.app().continuation.shown, 1);
     // Heard with the song in a loop (every instrument's track), then stopped.
     f.click_label("Loop with song");
-    f.settle(|app| app.engine.player().is_playing());
+    f.settle(|app| app.session.engine.player().is_playing());
     f.click_label("Loop with song");
-    f.settle(|app| !app.engine.player().is_playing());
+    f.settle(|app| !app.session.engine.player().is_playing());
     let kept: Vec<Track> = variations[1].clone();
     f.click_label("Keep");
-    f.settle(|app| app.song.tracks.len() == 1 + kept.len());
-    assert_eq!(f.app().song.tracks[1..], kept[..]);
+    f.settle(|app| app.session.song.tracks.len() == 1 + kept.len());
+    assert_eq!(f.app().session.song.tracks[1..], kept[..]);
     f.sync();
     f.harness.state_mut().undo();
-    f.settle(|app| app.song.tracks.len() == 1);
+    f.settle(|app| app.session.song.tracks.len() == 1);
 }
 
 /// "Match the prompt" asks the model which style the music is in: a Bach chorale is heard as
@@ -657,4 +663,32 @@ fn match_the_prompt_sets_the_style_the_model_hears() {
     empty.settle_within(Duration::from_secs(30), |app| app.continuation.matching.is_none());
     assert_eq!(STYLES[empty.app().continuation.style], "traditional");
     assert!(empty.app().continuation.status.contains("no notes"), "{}", empty.app().continuation.status);
+}
+
+/// A job's ending goes to the panel that submitted it, by its id: a failed transcription ends
+/// only the transcription panel's wait (with a notice), and a cancelled continuation stops only
+/// the Continue panel.
+#[test]
+fn a_job_ending_reaches_only_the_panel_that_asked_for_it() {
+    let mut f = start(two_phrases());
+    f.click_label("Continue");
+    // The panel's largest request, so it is still generating when the other job fails.
+    f.harness.state_mut().continuation.bars = 32;
+    f.harness.state_mut().continuation.variations = 8;
+    f.click_label("Generate");
+    let (generating, _) = f.app().continuation.running.clone().expect("generating");
+    f.harness.state_mut().transcribe_audio(Path::new("/nonexistent/cadenza/take.wav"), 0.0);
+    assert!(f.app().transcription.listening.is_some());
+    f.settle_within(Duration::from_secs(30), |app| app.transcription.listening.is_none());
+    assert!(f.app().session.notices.iter().any(|n| n.contains("failed")), "{:?}", f.app().session.notices);
+    assert!(f.app().transcription.transcript.is_none());
+    assert_eq!(
+        f.app().continuation.running.as_ref().map(|(id, _)| *id),
+        Some(generating),
+        "the Continue panel took another panel's job ending as its own"
+    );
+    f.app().session.engine.cancel(generating);
+    f.settle_within(Duration::from_secs(30), |app| app.continuation.running.is_none());
+    assert_eq!(f.app().continuation.status, "stopped");
+    assert!(f.app().continuation.results.is_none());
 }

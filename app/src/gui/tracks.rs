@@ -5,26 +5,26 @@ use cadenza_engine::song::{DRUM_CHANNEL, Track};
 use cadenza_engine::{Edit, TrackProps, gm};
 use eframe::egui;
 
-use super::CadenzaApp;
 use super::roll::track_colour;
+use super::{Session, Studio};
 
-pub fn list(app: &mut CadenzaApp, ui: &mut egui::Ui) {
+pub fn list(session: &mut Session, studio: &Studio, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
         ui.heading("Tracks");
         if ui.button("+ Add track").clicked() {
-            let index = app.song.tracks.len();
-            let used: Vec<u8> = app.song.tracks.iter().map(|t| t.channel).collect();
+            let index = session.song.tracks.len();
+            let used: Vec<u8> = session.song.tracks.iter().map(|t| t.channel).collect();
             let channel = (0..16u8).find(|c| *c != DRUM_CHANNEL && !used.contains(c)).unwrap_or(0);
-            app.edit(Edit::AddTrack { index, track: Track::new(format!("Track {}", index + 1), 0, channel) });
-            app.selected_track = index;
+            session.edit(Edit::AddTrack { index, track: Track::new(format!("Track {}", index + 1), 0, channel) });
+            session.selected_track = index;
         }
     });
     ui.add_space(4.0);
     let mut edits = Vec::new();
     let mut select = None;
-    for (index, track) in app.song.tracks.iter().enumerate() {
+    for (index, track) in session.song.tracks.iter().enumerate() {
         let colour = track.colour.map_or_else(|| track_colour(index), |[r, g, b]| egui::Color32::from_rgb(r, g, b));
-        let selected = index == app.selected_track;
+        let selected = index == session.selected_track;
         let fill = if selected { ui.visuals().selection.bg_fill.gamma_multiply(0.35) } else { ui.visuals().panel_fill };
         egui::Frame::group(ui.style()).fill(fill).show(ui, |ui| {
             ui.set_width(ui.available_width());
@@ -100,14 +100,14 @@ pub fn list(app: &mut CadenzaApp, ui: &mut egui::Ui) {
         });
     }
     if let Some(index) = select {
-        app.selected_track = index;
-        app.roll.editor.selection.clear();
+        session.selected_track = index;
+        session.roll.editor.selection.clear();
         // Keyboard recording follows the selected track.
-        if app.armed {
-            app.engine.send(cadenza_engine::Command::ArmTrack(Some(index)));
+        if studio.armed {
+            session.send(cadenza_engine::Command::ArmTrack(Some(index)));
         }
     }
     for edit in edits {
-        app.edit(edit);
+        session.edit(edit);
     }
 }

@@ -3,7 +3,7 @@
 //! only the notes from the kept posteriorgrams (a quick worker job, never the model), replacing
 //! the notes of the track the transcription made — as NeuralNote does.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use cadenza_engine::gm;
@@ -16,7 +16,7 @@ use cadenza_engine::timing::TempoMap;
 use cadenza_engine::{Edit, Job, JobId, JobOutput};
 use eframe::egui::{self, Color32, Pos2, Rect};
 
-use super::CadenzaApp;
+use super::{JobEnd, JobOwner, Session};
 
 /// Room for two rows of controls and the posteriorgram.
 pub const LANE_HEIGHT: f32 = 172.0;
@@ -78,7 +78,7 @@ impl Sliders {
 }
 
 /// A transcription being edited.
-pub struct Session {
+pub struct Transcript {
     pub listened: Arc<Listened>,
     pub name: String,
     pub offset_seconds: f64,
@@ -97,36 +97,48 @@ pub struct Session {
 /// The panel's state in the app.
 #[derive(Default)]
 pub struct Panel {
-    pub session: Option<Session>,
+    pub transcript: Option<Transcript>,
     /// A file being listened to: the job, its name and where it goes in the song.
     pub listening: Option<(JobId, String, f64)>,
     pub open: bool,
 }
 
-impl CadenzaApp {
+impl Panel {
     /// Runs Basic Pitch over an audio file; its notes will land `offset_seconds` into the song.
-    pub fn transcribe_audio(&mut self, path: &Path, offset_seconds: f64) {
+    pub fn transcribe(&mut self, session: &mut Session, path: &Path, offset_seconds: f64) {
         let name = path.file_stem().map_or_else(|| "Audio".into(), |s| s.to_string_lossy().into_owned());
-        let id = self.engine.listen(path.to_path_buf(), Mode::Cadenza);
-        self.transcription.listening = Some((id, name, offset_seconds));
-        self.transcription.open = true;
+        let id = session.engine.listen(path.to_path_buf(), Mode::Cadenza);
+        session.own(JobOwner::Transcription, id);
+        self.listening = Some((id, name, offset_seconds));
+        self.open = true;
     }
 
-    /// A take's file and its start in seconds.
-    pub fn take_source(&self, index: usize) -> Option<(PathBuf, f64)> {
-        let take = self.takes.get(index)?;
-        let seconds = TempoMap::for_song(&self.song).tick_to_seconds(take.start_tick);
-        Some((self.takes_root.join(&take.file), seconds))
+    /// One of the panel's jobs ended (the session routes only those here).
+    pub fn job_ended(&mut self, session: &mut Session, id: JobId, end: JobEnd) {
+        match end {
+            JobEnd::Finished(JobOutput::Listened(listened)) => self.listened(session, id, listened),
+            JobEnd::Finished(JobOutput::NotesCreated(events)) => self.notes_created(session, id, events),
+            _ => {
+                if self.listening.as_ref().is_some_and(|(job, ..)| *job == id) {
+                    self.listening = None;
+                }
+                if let Some(transcript) = self.transcript.as_mut()
+                    && transcript.running.is_some_and(|(job, _)| job == id)
+                {
+                    transcript.running = None;
+                }
+            }
+        }
     }
 
-    pub(super) fn listened(&mut self, id: JobId, listened: Arc<Listened>) {
-        let Some((job, name, offset_seconds)) = self.transcription.listening.take() else { return };
+    fn listened(&mut self, session: &mut Session, id: JobId, listened: Arc<Listened>) {
+        let Some((job, name, offset_seconds)) = self.listening.take() else { return };
         if job != id {
-            self.transcription.listening = Some((job, name, offset_seconds));
+            self.listening = Some((job, name, offset_seconds));
             return;
         }
-        let sliders = self.transcription.session.as_ref().map(|s| s.sliders).unwrap_or_default();
-        self.transcription.session = Some(Session {
+        let sliders = self.transcript.as_ref().map(|s| s.sliders).unwrap_or_default();
+        self.transcript = Some(Transcript {
             listened,
             name,
             offset_seconds,
@@ -137,86 +149,83 @@ impl CadenzaApp {
             stale: false,
             texture: None,
         });
-        self.request_notes();
+        self.request_notes(session);
     }
 
     /// New slider values: re-create the notes from the kept posteriorgrams, or only place them
     /// again when just the grid, scale or bends changed.
-    pub fn set_transcription_sliders(&mut self, sliders: Sliders) {
-        let Some(session) = self.transcription.session.as_mut() else { return };
-        let before = std::mem::replace(&mut session.sliders, sliders);
+    pub fn set_sliders(&mut self, session: &mut Session, sliders: Sliders) {
+        let Some(transcript) = self.transcript.as_mut() else { return };
+        let before = std::mem::replace(&mut transcript.sliders, sliders);
         if before.note_settings() != sliders.note_settings() {
-            self.request_notes();
+            self.request_notes(session);
         } else if before != sliders {
-            self.place_notes();
+            self.place_notes(session);
         }
     }
 
     /// Starts note creation with the current sliders, or marks it due when one is running.
-    fn request_notes(&mut self) {
-        let Some(session) = self.transcription.session.as_mut() else { return };
-        if session.running.is_some() {
-            session.stale = true;
+    fn request_notes(&mut self, session: &mut Session) {
+        let Some(transcript) = self.transcript.as_mut() else { return };
+        if transcript.running.is_some() {
+            transcript.stale = true;
             return;
         }
-        let (listened, sliders) = (Arc::clone(&session.listened), session.sliders);
+        let (listened, sliders) = (Arc::clone(&transcript.listened), transcript.sliders);
         let settings = sliders.note_settings();
-        let id =
-            self.engine.submit(Job::new("Find notes", move |_| Ok(JobOutput::NotesCreated(listened.notes(&settings)))));
-        session.running = Some((id, sliders));
-        session.stale = false;
+        let job = Job::new("Find notes", move |_| Ok(JobOutput::NotesCreated(listened.notes(&settings))));
+        transcript.running = Some((session.submit(JobOwner::Transcription, job), sliders));
+        transcript.stale = false;
     }
 
-    pub(super) fn notes_created(&mut self, id: JobId, events: Vec<NoteEvent>) {
-        let Some(session) = self.transcription.session.as_mut() else { return };
-        if session.running.is_none_or(|(job, _)| job != id) {
+    fn notes_created(&mut self, session: &mut Session, id: JobId, events: Vec<NoteEvent>) {
+        let Some(transcript) = self.transcript.as_mut() else { return };
+        if transcript.running.is_none_or(|(job, _)| job != id) {
             return;
         }
-        session.running = None;
-        session.events = Some(events);
-        let stale = session.stale;
-        self.place_notes();
+        transcript.running = None;
+        transcript.events = Some(events);
+        let stale = transcript.stale;
+        self.place_notes(session);
         if stale {
-            self.request_notes();
+            self.request_notes(session);
         }
     }
 
     /// Puts the last created notes into the transcription's track (a new one the first time).
-    fn place_notes(&mut self) {
-        let Some(session) = self.transcription.session.as_ref() else { return };
-        let Some(events) = session.events.as_ref() else { return };
-        let sliders = session.sliders;
+    fn place_notes(&mut self, session: &mut Session) {
+        let Some(transcript) = self.transcript.as_mut() else { return };
+        let Some(events) = transcript.events.as_ref() else { return };
+        let sliders = transcript.sliders;
         let options = TranscribeOptions {
             pitch_bends: if sliders.bends { PitchBends::Single } else { PitchBends::None },
             ..TranscribeOptions::default()
         };
-        let quarter = u64::from(self.song.ppq);
+        let quarter = u64::from(session.song.ppq);
         let placement = Placement {
-            offset_seconds: session.offset_seconds,
+            offset_seconds: transcript.offset_seconds,
             quantise_ticks: (sliders.quantise > 0).then(|| quarter * 4 / u64::from(sliders.quantise)),
             scale: sliders.scale,
         };
-        let map = TempoMap::for_song(&self.song);
-        let name = format!("{} (transcribed)", session.name);
+        let map = TempoMap::for_song(&session.song);
+        let name = format!("{} (transcribed)", transcript.name);
         let mut tracks = tracks_from_events(events, &options, &map, &name, &placement);
         let Some(mut made) = tracks.pop() else { return };
-        let existing = session.track.filter(|&t| self.song.tracks.get(t).is_some_and(|track| track.name == name));
+        let existing = transcript.track.filter(|&t| session.song.tracks.get(t).is_some_and(|track| track.name == name));
         match existing {
             Some(track) => {
-                let old = self.song.tracks[track].notes.clone();
+                let old = session.song.tracks[track].notes.clone();
                 if old != made.notes {
-                    self.edit_continuously(Edit::ReplaceNotes { track, old, new: made.notes });
+                    session.edit_continuously(Edit::ReplaceNotes { track, old, new: made.notes });
                 }
             }
             None => {
-                let index = self.song.tracks.len();
-                made.channel = free_channel(&self.song.tracks);
+                let index = session.song.tracks.len();
+                made.channel = free_channel(&session.song.tracks);
                 made.program = 0;
-                self.edit(Edit::AddTrack { index, track: made });
-                self.selected_track = index;
-                if let Some(session) = self.transcription.session.as_mut() {
-                    session.track = Some(index);
-                }
+                session.edit(Edit::AddTrack { index, track: made });
+                session.selected_track = index;
+                transcript.track = Some(index);
             }
         }
     }
@@ -231,25 +240,25 @@ fn free_channel(tracks: &[Track]) -> u8 {
 }
 
 /// The panel: controls, then the posteriorgram in time with the roll.
-pub fn lane(app: &mut CadenzaApp, ui: &mut egui::Ui) {
+pub fn lane(panel: &mut Panel, session: &mut Session, ui: &mut egui::Ui) {
     let mut change = None;
     let mut close = false;
     let top = ui.cursor().top();
     ui.horizontal_wrapped(|ui| {
         ui.spacing_mut().slider_width = 80.0;
         ui.strong("Transcription");
-        if let Some((_, name, _)) = &app.transcription.listening {
+        if let Some((_, name, _)) = &panel.listening {
             ui.spinner();
             ui.label(format!("listening to {name}…"));
         }
-        let Some(session) = app.transcription.session.as_mut() else {
-            if app.transcription.listening.is_none() {
+        let Some(transcript) = panel.transcript.as_mut() else {
+            if panel.listening.is_none() {
                 ui.label("Drop an audio file here, or use Transcribe in the menu bar.");
             }
             return;
         };
-        ui.label(&session.name);
-        let s = &mut session.sliders;
+        ui.label(&transcript.name);
+        let s = &mut transcript.sliders;
         let before = *s;
         ui.add(egui::Slider::new(&mut s.onset_threshold, 0.05..=0.95).text("onset").fixed_decimals(2))
             .on_hover_text("Onset probability needed to start a note: lower finds more notes");
@@ -295,7 +304,7 @@ pub fn lane(app: &mut CadenzaApp, ui: &mut egui::Ui) {
         let after = *s;
         *s = before;
         change = (before != after).then_some(after);
-        if session.running.is_some() {
+        if transcript.running.is_some() {
             ui.spinner();
         }
         if ui.button("Close").on_hover_text("Keep the notes, forget the posteriorgram").clicked() {
@@ -303,32 +312,32 @@ pub fn lane(app: &mut CadenzaApp, ui: &mut egui::Ui) {
         }
     });
     if let Some(sliders) = change {
-        app.set_transcription_sliders(sliders);
+        panel.set_sliders(session, sliders);
     }
     if close {
-        app.transcription = super::transcription::Panel::default();
+        *panel = Panel::default();
         return;
     }
     // The controls wrap on narrow windows; the posteriorgram takes what is left of the lane.
     let controls = ui.cursor().top() - top;
-    posteriorgram(app, ui, (LANE_HEIGHT - controls).max(MIN_IMAGE_HEIGHT));
+    posteriorgram(panel, session, ui, (LANE_HEIGHT - controls).max(MIN_IMAGE_HEIGHT));
 }
 
 const NAMES: [&str; 12] = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"];
 
 /// The note posteriorgram (88 keys, low at the bottom) under the roll, stretched over the
 /// audio's place in the song.
-fn posteriorgram(app: &mut CadenzaApp, ui: &mut egui::Ui, height: f32) {
+fn posteriorgram(panel: &mut Panel, session: &Session, ui: &mut egui::Ui, height: f32) {
     let (response, painter) = ui.allocate_painter(egui::vec2(ui.available_width(), height), egui::Sense::hover());
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Canvas, true, "Posteriorgram"));
     painter.rect_filled(response.rect, 0.0, Color32::from_gray(12));
-    let (Some(view), Some(session)) = (app.roll.viewport, app.transcription.session.as_mut()) else { return };
-    let texture = session.texture.get_or_insert_with(|| {
-        ui.ctx().load_texture("posteriorgram", image(&session.listened), egui::TextureOptions::LINEAR)
+    let (Some(view), Some(transcript)) = (session.roll.viewport, panel.transcript.as_mut()) else { return };
+    let texture = transcript.texture.get_or_insert_with(|| {
+        ui.ctx().load_texture("posteriorgram", image(&transcript.listened), egui::TextureOptions::LINEAR)
     });
-    let map = TempoMap::for_song(&app.song);
-    let start = map.seconds_to_tick(session.offset_seconds) as f64;
-    let end = map.seconds_to_tick(session.offset_seconds + session.listened.seconds) as f64;
+    let map = TempoMap::for_song(&session.song);
+    let start = map.seconds_to_tick(transcript.offset_seconds) as f64;
+    let end = map.seconds_to_tick(transcript.offset_seconds + transcript.listened.seconds) as f64;
     let lane = Rect::from_x_y_ranges(view.grid.x_range(), response.rect.y_range());
     let rect = Rect::from_x_y_ranges(view.x(start)..=view.x(end), lane.y_range());
     let uv = Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0));

@@ -8,30 +8,30 @@ use cadenza_engine::timing::{TempoMap, format_seconds};
 use eframe::egui;
 
 use super::roll::{Grid, Tool};
-use super::{CadenzaApp, Dialog, PathPurpose};
+use super::{CadenzaApp, Dialog, PathPurpose, Session, Studio, continuation, interpolate};
 
 pub fn bar(app: &mut CadenzaApp, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
         file_menu(app, ui);
-        devices_menu(app, ui);
+        devices_menu(&app.session, &mut app.studio, ui);
         transcribe_menu(app, ui);
-        interpolate_toggle(app, ui);
-        continuation_toggle(app, ui);
+        interpolate_toggle(&mut app.interpolate, &app.session, ui);
+        continuation_toggle(&mut app.continuation, &app.session, ui);
         ui.separator();
-        transport_buttons(app, ui);
+        transport_buttons(&mut app.session, &mut app.studio, ui);
         ui.separator();
-        position(app, ui);
+        position(&app.session, ui);
         ui.separator();
-        tempo_and_metre(app, ui);
+        tempo_and_metre(&mut app.session, ui);
     });
 }
 
 fn file_menu(app: &mut CadenzaApp, ui: &mut egui::Ui) {
     ui.menu_button("File", |ui| {
         if ui.button("New").clicked() {
-            app.engine.send(Command::NewSong);
-            app.path = None;
-            app.title = "Untitled".into();
+            app.session.send(Command::NewSong);
+            app.session.path = None;
+            app.session.title = "Untitled".into();
             ui.close();
         }
         let entries = [
@@ -42,11 +42,11 @@ fn file_menu(app: &mut CadenzaApp, ui: &mut egui::Ui) {
         ];
         for (label, purpose) in entries {
             if ui.button(label).clicked() {
-                app.dialog = Some(Dialog::path(purpose, app.path.as_deref()));
+                app.dialog = Some(Dialog::path(purpose, app.session.path.as_deref()));
                 ui.close();
             }
         }
-        if ui.add_enabled(app.path.is_some(), egui::Button::new("Save")).clicked() {
+        if ui.add_enabled(app.session.path.is_some(), egui::Button::new("Save")).clicked() {
             app.save_project(None);
             ui.close();
         }
@@ -68,14 +68,14 @@ fn transcribe_menu(app: &mut CadenzaApp, ui: &mut egui::Ui) {
             app.dialog = Some(Dialog::path(PathPurpose::Transcribe, None));
             ui.close();
         }
-        if !app.takes.is_empty() {
+        if !app.studio.takes.is_empty() {
             ui.separator();
             ui.label("Takes");
         }
-        for index in 0..app.takes.len() {
-            let label = format!("Take: {}", app.takes[index].name);
+        for index in 0..app.studio.takes.len() {
+            let label = format!("Take: {}", app.studio.takes[index].name);
             if ui.button(label).clicked() {
-                if let Some((path, seconds)) = app.take_source(index) {
+                if let Some((path, seconds)) = app.studio.take_source(&app.session.song, index) {
                     app.transcribe_audio(&path, seconds);
                 }
                 ui.close();
@@ -92,40 +92,32 @@ fn transcribe_menu(app: &mut CadenzaApp, ui: &mut egui::Ui) {
 }
 
 /// Shows or hides the Interpolate panel (the melody models).
-fn interpolate_toggle(app: &mut CadenzaApp, ui: &mut egui::Ui) {
-    let mut open = app.interpolate.open;
+fn interpolate_toggle(panel: &mut interpolate::Panel, session: &Session, ui: &mut egui::Ui) {
+    let mut open = panel.open;
     if ui.toggle_value(&mut open, "Interpolate").on_hover_text("Mix clips in the melody models' latent space").clicked()
     {
-        app.interpolate.open = open;
-        if !open && app.interpolate.looping {
-            app.interpolate.looping = false;
-            app.engine.send(cadenza_engine::Command::Audition(None));
-        }
+        panel.set_open(session, open);
     }
 }
 
 /// Shows or hides the Continue panel (the continuation model).
-fn continuation_toggle(app: &mut CadenzaApp, ui: &mut egui::Ui) {
-    let mut open = app.continuation.open;
+fn continuation_toggle(panel: &mut continuation::Panel, session: &Session, ui: &mut egui::Ui) {
+    let mut open = panel.open;
     if ui
         .toggle_value(&mut open, "Continue")
         .on_hover_text("Continue the selection or the song in a chosen style")
         .clicked()
     {
-        app.continuation.open = open;
-        if !open && app.continuation.looping {
-            app.continuation.looping = false;
-            app.engine.send(cadenza_engine::Command::Audition(None));
-        }
+        panel.set_open(session, open);
     }
 }
 
-fn devices_menu(app: &mut CadenzaApp, ui: &mut egui::Ui) {
+fn devices_menu(session: &Session, studio: &mut Studio, ui: &mut egui::Ui) {
     ui.menu_button("Devices", |ui| {
-        ui.label(format!("Output: {}", app.audio));
+        ui.label(format!("Output: {}", studio.audio));
         ui.separator();
         ui.label("MIDI input");
-        if let Some(err) = &app.devices.midi_error {
+        if let Some(err) = &studio.devices.midi_error {
             ui.weak(err);
         }
         let choice = |ui: &mut egui::Ui, current: &Option<String>, ports: &[String]| -> Option<Option<String>> {
@@ -140,102 +132,102 @@ fn devices_menu(app: &mut CadenzaApp, ui: &mut egui::Ui) {
             }
             picked
         };
-        if let Some(port) = choice(ui, &app.devices.midi_input, &app.devices.midi.inputs) {
-            app.engine.send(Command::ConnectMidiInput(port));
+        if let Some(port) = choice(ui, &studio.devices.midi_input, &studio.devices.midi.inputs) {
+            session.send(Command::ConnectMidiInput(port));
         }
         ui.separator();
         ui.label("MIDI output (song playback and keyboard thru)");
-        if let Some(port) = choice(ui, &app.devices.midi_output, &app.devices.midi.outputs) {
-            app.engine.send(Command::ConnectMidiOutput(port));
+        if let Some(port) = choice(ui, &studio.devices.midi_output, &studio.devices.midi.outputs) {
+            session.send(Command::ConnectMidiOutput(port));
         }
         ui.separator();
         ui.label("Audio input");
-        if let Some(err) = &app.devices.audio_input_error {
+        if let Some(err) = &studio.devices.audio_input_error {
             ui.weak(err);
         }
-        if let Some(device) = choice(ui, &app.audio_input, &app.devices.audio_inputs) {
-            app.audio_input = device;
-            if app.input_meter.is_some() {
-                app.engine.send(Command::MonitorInput { device: app.audio_input.clone(), on: true });
+        if let Some(device) = choice(ui, &studio.audio_input, &studio.devices.audio_inputs) {
+            studio.audio_input = device;
+            if studio.input_meter.is_some() {
+                session.send(Command::MonitorInput { device: studio.audio_input.clone(), on: true });
             }
         }
-        let mut metering = app.input_meter.is_some();
+        let mut metering = studio.input_meter.is_some();
         if ui
             .checkbox(&mut metering, "Input level meter")
             .on_hover_text("Keeps the input open to show its level")
             .changed()
         {
-            app.engine.send(Command::MonitorInput { device: app.audio_input.clone(), on: metering });
+            session.send(Command::MonitorInput { device: studio.audio_input.clone(), on: metering });
         }
         ui.separator();
         if ui.button("Rescan devices").clicked() {
-            app.engine.send(Command::RefreshDevices);
+            session.send(Command::RefreshDevices);
         }
     });
 }
 
-fn transport_buttons(app: &mut CadenzaApp, ui: &mut egui::Ui) {
-    let player = app.engine.player();
+fn transport_buttons(session: &mut Session, studio: &mut Studio, ui: &mut egui::Ui) {
+    let player = session.engine.player();
     let playing = player.is_playing();
     if ui.button("Start").on_hover_text("Return to start (Home)").clicked() {
-        app.engine.send(Command::Seek(0));
+        session.send(Command::Seek(0));
     }
     let play_label = if playing { "Pause" } else { "Play" };
     if ui.button(play_label).on_hover_text("Play / pause (space)").clicked() {
-        app.play_pause();
+        session.play_pause();
     }
     if ui.button("Stop").on_hover_text("Stop").clicked() {
-        app.engine.send(Command::Stop);
+        session.send(Command::Stop);
     }
-    let mut armed = app.armed;
+    let mut armed = studio.armed;
     if ui
         .toggle_value(&mut armed, egui::RichText::new("Rec MIDI").color(egui::Color32::from_rgb(0xe0, 0x5a, 0x5a)))
         .on_hover_text("Record the MIDI keyboard into the selected track while playing")
         .changed()
     {
-        app.armed = armed;
-        app.engine.send(Command::ArmTrack(armed.then_some(app.selected_track)));
+        studio.armed = armed;
+        session.send(Command::ArmTrack(armed.then_some(session.selected_track)));
         if armed && !playing {
-            app.engine.send(Command::Play);
+            session.send(Command::Play);
         }
     }
-    let recording_audio = app.recording.is_some();
+    let recording_audio = studio.recording.is_some();
     let audio_label = if recording_audio { "Stop audio" } else { "Rec audio" };
     if ui.button(audio_label).on_hover_text("Record the audio input into a take").clicked() {
         if recording_audio {
-            app.engine.send(Command::StopRecordAudio);
+            session.send(Command::StopRecordAudio);
         } else {
-            app.engine.send(Command::RecordAudio { device: app.audio_input.clone() });
+            session.send(Command::RecordAudio { device: studio.audio_input.clone() });
         }
     }
-    if let (Some(meter), None) = (&app.input_meter, &app.recording) {
+    if let (Some(meter), None) = (&studio.input_meter, &studio.recording) {
         ui.weak("in");
         level_meter(ui, meter.take_peak());
     }
-    if let Some(take) = &app.recording {
+    if let Some(take) = &studio.recording {
         level_meter(ui, take.meter.take_peak());
         let name = take.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         ui.label(format!("{name} {}", format_seconds(take.meter.seconds())))
             .on_hover_text(take.path.display().to_string());
     }
-    let mut settings = app.transport;
+    let mut settings = session.transport;
     let mut looping = settings.loop_ticks.is_some();
     let loop_changed =
         ui.toggle_value(&mut looping, "Loop").on_hover_text("Loop (drag on the ruler to set the region)").changed();
     if loop_changed {
         settings.loop_ticks = looping.then(|| {
-            let bar = u64::from(app.song.ppq) * 4;
+            let bar = u64::from(session.song.ppq) * 4;
             (0, bar * 4)
         });
     }
     ui.toggle_value(&mut settings.metronome, "Click").on_hover_text("Metronome");
     ui.add(egui::DragValue::new(&mut settings.count_in_bars).range(0..=4).prefix("count-in ").suffix(" bar"))
         .on_hover_text("Bars of count-in before recording");
-    let mut follow = app.roll.follow;
+    let mut follow = session.roll.follow;
     ui.toggle_value(&mut follow, "follow").on_hover_text("Follow the playhead");
-    app.roll.follow = follow;
-    if settings != app.transport {
-        app.set_transport(settings);
+    session.roll.follow = follow;
+    if settings != session.transport {
+        session.set_transport(settings);
     }
 }
 
@@ -256,18 +248,18 @@ fn level_meter(ui: &mut egui::Ui, peak: f32) {
     painter.rect_filled(rect.with_max_x(rect.left() + rect.width() * fill), 2.0, colour);
 }
 
-fn position(app: &CadenzaApp, ui: &mut egui::Ui) {
-    let player = app.engine.player();
+fn position(session: &Session, ui: &mut egui::Ui) {
+    let player = session.engine.player();
     let tick = player.position_tick();
-    let seconds = TempoMap::for_song(&app.song).tick_to_seconds(tick);
+    let seconds = TempoMap::for_song(&session.song).tick_to_seconds(tick);
     let label =
-        if player.is_counting_in() { "count-in".to_string() } else { app.song.tick_to_bar_beat(tick).to_string() };
+        if player.is_counting_in() { "count-in".to_string() } else { session.song.tick_to_bar_beat(tick).to_string() };
     ui.monospace(label).on_hover_text("bar:beat:tick");
     ui.monospace(format_seconds(seconds));
 }
 
-fn tempo_and_metre(app: &mut CadenzaApp, ui: &mut egui::Ui) {
-    let song = &app.song;
+fn tempo_and_metre(session: &mut Session, ui: &mut egui::Ui) {
+    let song = &session.song;
     let first_tempo = song.tempos.first().copied().unwrap_or(TempoChange { tick: 0, micros_per_quarter: 500_000 });
     let mut bpm = first_tempo.bpm();
     let changed = ui
@@ -315,14 +307,14 @@ fn tempo_and_metre(app: &mut CadenzaApp, ui: &mut egui::Ui) {
         ui.label(key.name());
     }
     for edit in edits {
-        app.edit(edit);
+        session.edit(edit);
     }
 }
 
 /// Tools, grid, quantise and undo above the roll.
-pub fn toolbar(app: &mut CadenzaApp, ui: &mut egui::Ui) {
+pub fn toolbar(session: &mut Session, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
-        let editor = &mut app.roll.editor;
+        let editor = &mut session.roll.editor;
         ui.selectable_value(&mut editor.tool, Tool::Draw, "Draw").on_hover_text("Draw tool (B)");
         ui.selectable_value(&mut editor.tool, Tool::Select, "Select").on_hover_text("Select tool (V)");
         ui.separator();
@@ -337,35 +329,37 @@ pub fn toolbar(app: &mut CadenzaApp, ui: &mut egui::Ui) {
         ui.add(egui::Slider::new(&mut editor.strength, 0.0..=1.0).text("strength").fixed_decimals(2));
         let quantise = ui.button("Quantise").on_hover_text("Quantise the selection, or the whole track (Q)").clicked();
         ui.separator();
-        let undo = ui.add_enabled(app.can_undo, egui::Button::new("Undo")).on_hover_text("Ctrl+Z").clicked();
-        let redo =
-            ui.add_enabled(app.can_redo, egui::Button::new("Redo")).on_hover_text("Ctrl+Shift+Z / Ctrl+Y").clicked();
-        let selected = app.roll.editor.selection.len();
+        let undo = ui.add_enabled(session.can_undo, egui::Button::new("Undo")).on_hover_text("Ctrl+Z").clicked();
+        let redo = ui
+            .add_enabled(session.can_redo, egui::Button::new("Redo"))
+            .on_hover_text("Ctrl+Shift+Z / Ctrl+Y")
+            .clicked();
+        let selected = session.roll.editor.selection.len();
         let delete = ui.add_enabled(selected > 0, egui::Button::new("Delete")).on_hover_text("Delete (Del)").clicked();
         if selected > 0 {
             ui.weak(format!("{selected} selected"));
         }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            let title = if app.dirty { format!("{} •", app.title) } else { app.title.clone() };
+            let title = if session.dirty { format!("{} •", session.title) } else { session.title.clone() };
             ui.add(egui::Label::new(title).truncate()).on_hover_text("• = unsaved changes");
         });
         if quantise
-            && let Some(track) = app.song.tracks.get(app.selected_track)
+            && let Some(track) = session.song.tracks.get(session.selected_track)
             && let Some(super::RollAction::Edit(edit)) =
-                app.roll.editor.quantise(track, app.selected_track, app.song.ppq)
+                session.roll.editor.quantise(track, session.selected_track, session.song.ppq)
         {
-            app.edit(edit);
+            session.edit(edit);
         }
         if delete {
-            let notes = app.roll.editor.selected();
-            app.roll.editor.selection.clear();
-            app.edit(Edit::RemoveNotes { track: app.selected_track, notes });
+            let notes = session.roll.editor.selected();
+            session.roll.editor.selection.clear();
+            session.edit(Edit::RemoveNotes { track: session.selected_track, notes });
         }
         if undo {
-            app.undo();
+            session.undo();
         }
         if redo {
-            app.redo();
+            session.redo();
         }
     });
 }
