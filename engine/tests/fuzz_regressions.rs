@@ -8,10 +8,11 @@ use std::path::PathBuf;
 
 use cadenza_engine::midi::{parse_song, song_to_bytes};
 
-/// The inputs in `tests/FOLDER` (not its README), at least one.
-fn inputs(folder: &str) -> Vec<PathBuf> {
+/// The inputs in the workspace's `tests/fixtures/fuzz/TARGET` (not its README), at least one.
+fn inputs(target: &str) -> Vec<PathBuf> {
     // Found at run time: a shared target directory may hold a test built in another checkout.
-    let dir = std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("tests").join(folder);
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap();
+    let dir = std::path::Path::new(&manifest).join("../tests/fixtures/fuzz").join(target);
     let paths: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|entry| entry.unwrap().path())
@@ -23,7 +24,7 @@ fn inputs(folder: &str) -> Vec<PathBuf> {
 
 #[test]
 fn fuzzer_findings_stay_fixed() {
-    for path in inputs("fuzz_regressions") {
+    for path in inputs("import_smf") {
         let bytes = std::fs::read(&path).unwrap();
         if let Ok(song) = parse_song(&bytes) {
             let again = song_to_bytes(&song).unwrap();
@@ -35,7 +36,7 @@ fn fuzzer_findings_stay_fixed() {
 #[test]
 fn audio_fuzzer_findings_stay_fixed() {
     use cadenza_engine::audio_file::AudioStream;
-    for path in inputs("fuzz_regressions_audio") {
+    for path in inputs("import_audio") {
         // Audio or a typed error; reading to the end must finish (the fuzzer's finding hung here).
         match AudioStream::from_bytes(std::fs::read(&path).unwrap(), &path, 22_050) {
             Ok(mut stream) => while let Ok(Some(_)) = stream.next_piece() {},

@@ -121,7 +121,7 @@ fn bad_and_odd_audio_gives_clear_errors_or_sensible_notes() {
     // A WAV at 0 Hz (found by the fuzzer): symphonia panics inside; Cadenza says the header is
     // malformed, and the caught panic prints nothing.
     std::fs::copy(
-        cadenza_tests::repo_root().join("engine/tests/fuzz_regressions_audio/crash-wav-sample-rate-zero.bin"),
+        cadenza_tests::repo_root().join("tests/fixtures/fuzz/import_audio/crash-wav-sample-rate-zero.bin"),
         path("zero_hz.wav"),
     )
     .unwrap();
