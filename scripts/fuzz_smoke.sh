@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A short fuzz run of every importer, for CI: each libFuzzer target replays its seeds and the
-# findings kept in engine/tests/fuzz_regressions*/ and then mutates for FUZZ_SECONDS (default 45)
+# findings kept in tests/fixtures/fuzz/TARGET/ and then mutates for FUZZ_SECONDS (default 45)
 # seconds. A crash, a timeout or a leak fails the run and leaves the input in fuzz/artifacts/.
 # The long runs (hours) are the README's `cargo fuzz run` commands; this one catches a change
 # that breaks an importer on the inputs the fuzzers already know.
@@ -34,6 +34,6 @@ smoke() {
         return "$status"
     fi
 }
-smoke import_smf seeds ../engine/tests/fuzz_regressions
-smoke import_audio seeds/audio ../engine/tests/fuzz_regressions_audio
+smoke import_smf seeds ../tests/fixtures/fuzz/import_smf
+smoke import_audio seeds/audio ../tests/fixtures/fuzz/import_audio ../tests/fixtures/audio
 smoke import_project seeds/project

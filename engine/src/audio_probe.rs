@@ -3,11 +3,9 @@
 //! reading it (`vec![0; len]` on a u32 from the file), so one damaged FLAC picture, Vorbis
 //! comment or ID3v2 frame asks for up to 4 GiB: an abort where memory is not overcommitted
 //! (found by the fuzzer: `malloc(4026526206)` from a FLAC picture block). Cadenza reads no tags,
-//! so an ID3v2 tag is skipped by its header without reading its frames, and a FLAC stream's
-//! metadata is checked by [`crate::flac_claims`] before symphonia reads it.
-//!
-//! Not covered: tags inside Ogg packets (Vorbis comments, Ogg FLAC pictures), which symphonia
-//! reads from a packet already in memory; finding them means demuxing Ogg pages first.
+//! so an ID3v2 tag is skipped by its header without reading its frames, a FLAC stream's
+//! metadata is checked by [`crate::flac_claims`] and an Ogg file's tag packets (Vorbis comments,
+//! Opus tags, Ogg FLAC blocks) by [`crate::ogg_claims`] before symphonia reads them.
 
 use std::io::{Seek, SeekFrom};
 
@@ -45,7 +43,7 @@ pub(crate) fn open_format(mut stream: MediaSourceStream) -> Result<Box<dyn Forma
     loop {
         match probe.next(&mut stream)? {
             Instantiate::Format(make_reader) => {
-                check_flac_metadata(&mut stream)?;
+                check_tag_claims(&mut stream)?;
                 return Ok(make_reader(stream, &FormatOptions::default())?);
             }
             Instantiate::Metadata(make_reader) => {
@@ -57,13 +55,23 @@ pub(crate) fn open_format(mut stream: MediaSourceStream) -> Result<Box<dyn Forma
     }
 }
 
-/// When the format found starts with FLAC's marker, walks its metadata blocks and returns to
-/// where they start.
-fn check_flac_metadata(stream: &mut MediaSourceStream) -> Result<(), ProbeError> {
+/// When the format found is FLAC, walks its metadata blocks; when it is Ogg, reads the file and
+/// walks its pages (tags may sit in any packet); then returns to where the format starts.
+fn check_tag_claims(stream: &mut MediaSourceStream) -> Result<(), ProbeError> {
     let start = stream.pos();
     let mut marker = [0u8; 4];
-    let is_flac = stream.read_buf_exact(&mut marker).is_ok() && marker == crate::flac_claims::FLAC_MARKER;
-    let verdict = if is_flac { crate::flac_claims::check_metadata_blocks(stream) } else { Ok(()) };
+    let verdict = match stream.read_buf_exact(&mut marker) {
+        Ok(()) if marker == crate::flac_claims::FLAC_MARKER => crate::flac_claims::check_metadata_blocks(stream),
+        Ok(()) if marker == crate::ogg_claims::OGG_MARKER => {
+            let mut data = marker.to_vec();
+            // A read error is symphonia's to report, as it reads the same bytes.
+            match std::io::Read::read_to_end(stream, &mut data) {
+                Ok(_) => crate::ogg_claims::check_pages(&data),
+                Err(_) => Ok(()),
+            }
+        }
+        _ => Ok(()),
+    };
     stream.seek(SeekFrom::Start(start))?;
     verdict.map_err(ProbeError::Damaged)
 }
@@ -205,5 +213,46 @@ mod tests {
         file[8] = 0x7f;
         let message = AudioStream::from_bytes(file, Path::new("tagged.wav"), 22_050).err().unwrap().to_string();
         assert!(message.contains("ID3v2 tag claims 16383 bytes"), "{message}");
+    }
+
+    fn decode(bytes: Vec<u8>, name: &str) -> Result<usize, AudioFileError> {
+        let mut stream = AudioStream::from_bytes(bytes, Path::new(name), 22_050)?;
+        let mut samples = 0;
+        while let Some(piece) = stream.next_piece()? {
+            samples += piece.len();
+        }
+        Ok(samples)
+    }
+
+    /// A real Ogg Vorbis file (libsndfile, with title and artist comments) still decodes whole;
+    /// the same file with one comment length set to 4 GiB (its page CRC made right again) is
+    /// refused as damaged instead of asking for 4 GiB.
+    #[test]
+    fn an_ogg_comment_claiming_gigabytes_is_refused_and_a_true_one_opens() {
+        let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap();
+        let path = Path::new(&manifest).join("../tests/fixtures/audio/arpeggio.ogg");
+        let file = std::fs::read(&path).unwrap();
+        // 1.85 s at 22.05 kHz.
+        let samples = decode(file.clone(), "arpeggio.ogg").map_err(|e| e.to_string()).unwrap();
+        assert!((40_700..=40_900).contains(&samples), "{samples} samples");
+
+        // The comment packet is on the second page: vendor string, count, then the first comment.
+        let second = 4 + file[4..].windows(4).position(|w| w == b"OggS").unwrap();
+        let segments = usize::from(file[second + 26]);
+        let packet = second + 27 + segments;
+        assert_eq!(&file[packet..packet + 7], b"\x03vorbis");
+        let vendor = u32::from_le_bytes(file[packet + 7..packet + 11].try_into().unwrap()) as usize;
+        let first_length = packet + 11 + vendor + 4;
+        let mut lying = file.clone();
+        lying[first_length..first_length + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        let page_len = 27 + segments + file[second + 27..packet].iter().map(|&s| usize::from(s)).sum::<usize>();
+        lying[second + 22..second + 26].copy_from_slice(&[0; 4]);
+        let mut crc = symphonia::core::checksum::Crc32::new(0);
+        symphonia::core::io::Monitor::process_buf_bytes(&mut crc, &lying[second..second + page_len]);
+        lying[second + 22..second + 26].copy_from_slice(&crc.crc().to_le_bytes());
+        let err = decode(lying, "arpeggio.ogg").expect_err("refused");
+        let message = err.to_string();
+        assert!(matches!(err, AudioFileError::Damaged { .. }), "{message}");
+        assert!(message.contains("Ogg Vorbis comment packet gives its comment length as 4294967295"), "{message}");
     }
 }

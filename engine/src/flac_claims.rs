@@ -12,8 +12,8 @@ use symphonia::core::io::ReadBytes;
 
 pub const FLAC_MARKER: [u8; 4] = *b"fLaC";
 
-const VORBIS_COMMENT: u8 = 4;
-const PICTURE: u8 = 6;
+pub(crate) const VORBIS_COMMENT: u8 = 4;
+pub(crate) const PICTURE: u8 = 6;
 
 /// A picture inside a Vorbis comment (`METADATA_BLOCK_PICTURE`) that claims more than this is
 /// refused; a smaller bad one symphonia skips with a warning, so the file still opens.
@@ -49,7 +49,7 @@ pub fn check_metadata_blocks<R: ReadBytes + Read>(reader: &mut R) -> Result<(), 
 
 /// A length that claims more bytes than remain where it stands.
 #[derive(Debug, PartialEq)]
-pub struct Overclaim {
+pub(crate) struct Overclaim {
     field: &'static str,
     claimed: u64,
     remaining: u64,
@@ -57,7 +57,12 @@ pub struct Overclaim {
 
 impl Overclaim {
     fn describe(&self, block: &str) -> String {
-        format!("a FLAC {block} gives its {} as {} bytes where {} remain", self.field, self.claimed, self.remaining)
+        format!("a FLAC {block} {}", self.gives())
+    }
+
+    /// "gives its FIELD as N bytes where M remain".
+    pub(crate) fn gives(&self) -> String {
+        format!("gives its {} as {} bytes where {} remain", self.field, self.claimed, self.remaining)
     }
 }
 
@@ -93,7 +98,7 @@ impl<'a> Fields<'a> {
 }
 
 /// A PICTURE block body: MIME type, description and data lengths (big-endian).
-fn check_picture(body: &[u8], limit: u64) -> Result<(), Overclaim> {
+pub(crate) fn check_picture(body: &[u8], limit: u64) -> Result<(), Overclaim> {
     let mut fields = Fields { rest: body };
     let _picture_type = fields.u32_be();
     let Some(mime_len) = fields.u32_be() else { return Ok(()) };
@@ -114,7 +119,7 @@ fn check_picture(body: &[u8], limit: u64) -> Result<(), Overclaim> {
 }
 
 /// A VORBIS_COMMENT block body (little-endian lengths), including pictures carried in comments.
-fn check_comments(body: &[u8]) -> Result<(), Overclaim> {
+pub(crate) fn check_comments(body: &[u8]) -> Result<(), Overclaim> {
     let mut fields = Fields { rest: body };
     // symphonia skips the vendor string without allocating it.
     let Some(vendor_len) = fields.u32_le() else { return Ok(()) };

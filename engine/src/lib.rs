@@ -14,6 +14,7 @@ pub mod history;
 pub mod midi;
 #[cfg(feature = "ml")]
 pub mod ml;
+mod ogg_claims;
 pub mod playback;
 pub mod project;
 pub mod protocol;
