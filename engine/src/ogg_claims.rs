@@ -255,10 +255,16 @@ pub(crate) mod tests {
         for packet in packets {
             bytes.extend(*packet);
         }
-        let mut crc = Crc32::new(0);
-        crc.process_buf_bytes(&bytes);
-        bytes[22..26].copy_from_slice(&crc.crc().to_le_bytes());
+        seal(&mut bytes);
         bytes
+    }
+
+    /// Writes a page's CRC (computed with its CRC field zeroed, as Ogg defines it).
+    pub(crate) fn seal(page: &mut [u8]) {
+        page[22..26].copy_from_slice(&[0; 4]);
+        let mut crc = Crc32::new(0);
+        crc.process_buf_bytes(page);
+        page[22..26].copy_from_slice(&crc.crc().to_le_bytes());
     }
 
     /// A Vorbis stream's first two pages: identification, then a comment packet.
@@ -298,10 +304,7 @@ pub(crate) mod tests {
         assert_eq!(spanning[26], 2);
         spanning[26] = 1;
         spanning.remove(HEADER_LEN + 1);
-        let mut crc = Crc32::new(0);
-        spanning[22..26].copy_from_slice(&[0; 4]);
-        crc.process_buf_bytes(&spanning);
-        spanning[22..26].copy_from_slice(&crc.crc().to_le_bytes());
+        seal(&mut spanning);
         file.extend(spanning);
         file.extend(page(CONTINUATION, 7, 2, &[tail]));
         assert!(check_pages(&file).unwrap_err().contains("comment length as 4294967295"));

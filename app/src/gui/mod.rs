@@ -156,15 +156,6 @@ impl CadenzaApp {
         self.transcription.transcribe(&mut self.session, path, offset_seconds);
     }
 
-    /// New slider values for the transcription being edited.
-    pub fn set_transcription_sliders(&mut self, sliders: transcription::Sliders) {
-        self.transcription.set_sliders(&mut self.session, sliders);
-    }
-
-    pub fn undo(&mut self) {
-        self.session.undo();
-    }
-
     fn act(&mut self, action: RollAction) {
         let session = &mut self.session;
         match action {

@@ -485,7 +485,8 @@ fn a_dropped_audio_file_becomes_a_track_and_the_sliders_recreate_its_notes_witho
     let mut sliders = f.app().transcription.transcript.as_ref().unwrap().sliders;
     sliders.onset_threshold = 0.95;
     sliders.melodia = false;
-    f.harness.state_mut().set_transcription_sliders(sliders);
+    let app = f.harness.state_mut();
+    app.transcription.set_sliders(&mut app.session, sliders);
     f.settle(|app| app.session.song.tracks[1].notes.len() < before);
     let transcript = f.app().transcription.transcript.as_ref().unwrap();
     assert!(Arc::ptr_eq(&transcript.listened, &listened));
@@ -495,13 +496,15 @@ fn a_dropped_audio_file_becomes_a_track_and_the_sliders_recreate_its_notes_witho
     let mut sliders = f.app().transcription.transcript.as_ref().unwrap().sliders;
     sliders.onset_threshold = 0.5;
     sliders.melodia = true;
-    f.harness.state_mut().set_transcription_sliders(sliders);
+    let app = f.harness.state_mut();
+    app.transcription.set_sliders(&mut app.session, sliders);
     f.settle(|app| app.session.song.tracks[1].notes.len() == before);
     sliders.scale = Some(cadenza_engine::ml::transcription::Scale { root: 0, minor: false });
-    f.harness.state_mut().set_transcription_sliders(sliders);
+    let app = f.harness.state_mut();
+    app.transcription.set_sliders(&mut app.session, sliders);
     f.settle(|app| app.session.song.tracks[1].notes.iter().all(|n| n.pitch != 61));
     f.sync();
-    f.harness.state_mut().undo();
+    f.harness.state_mut().session.undo();
     f.settle(|app| app.session.song.tracks[1].notes.iter().any(|n| n.pitch == 61));
 }
 
@@ -539,7 +542,7 @@ fn notes_appear_in_the_roll_while_a_take_records_and_stay_as_a_track() {
     }
     // One undo step removes the live track.
     f.sync();
-    f.harness.state_mut().undo();
+    f.harness.state_mut().session.undo();
     f.settle(|app| app.session.song.tracks.len() == 1);
 }
 
@@ -601,7 +604,7 @@ fn the_interpolate_panel_decodes_while_the_slider_moves_and_keeps_a_track() {
     assert_eq!(kept.notes[0].start, (at_a.notes[0].start * f64::from(PPQ)).round() as u64);
     assert_eq!(kept.name, "A-B 0%");
     f.sync();
-    f.harness.state_mut().undo();
+    f.harness.state_mut().session.undo();
     f.settle(|app| app.session.song.tracks.len() == 1);
 }
 
@@ -638,7 +641,7 @@ fn the_continue_panel_streams_a_continuation_flips_variations_and_keeps_one_undo
     f.settle(|app| app.session.song.tracks.len() == 1 + kept.len());
     assert_eq!(f.app().session.song.tracks[1..], kept[..]);
     f.sync();
-    f.harness.state_mut().undo();
+    f.harness.state_mut().session.undo();
     f.settle(|app| app.session.song.tracks.len() == 1);
 }
 
