@@ -12,6 +12,7 @@
 #
 #   scripts/train_continuation.sh              # the shipped recipe
 #   STEPS=4100 scripts/train_continuation.sh   # a quick trial (100 steps after the move)
+#   DEVICE=auto scripts/train_continuation.sh   # on a GPU through wgpu when there is one (cpu by default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/setup.sh
@@ -28,7 +29,7 @@ if [[ -z "${FROM_SCRATCH:-}" && ! -f "$run/training.json" ]]; then
     done
     "$train" regroup --from "$v1" --out "$run"
 fi
-"$train" train --corpus data/corpus --out "$run" --steps "${STEPS:-5500}" --validate-every 250
+"$train" train --corpus data/corpus --out "$run" --steps "${STEPS:-5500}" --validate-every 250 --device "${DEVICE:-cpu}"
 "$train" evaluate --corpus data/corpus --model "$run" --samples 32
 "$train" evaluate --corpus data/corpus --model "$run" --samples 32 --validation
 mkdir -p assets/models/continuation

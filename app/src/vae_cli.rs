@@ -59,9 +59,10 @@ pub enum VaeCommand {
 
 #[derive(clap::Args, Debug)]
 pub struct ClipArgs {
-    /// Which model: 2 or 16 bars.
-    #[arg(long, default_value_t = 2, value_parser = parse_bars)]
-    pub bars: usize,
+    /// Which model: 2 or 16 bars. Without it the clip's length decides: the 16-bar model for a
+    /// clip longer than 2 bars, else the 2-bar one (and the choice is printed).
+    #[arg(long, value_parser = parse_bars)]
+    pub bars: Option<usize>,
     /// Only this track (numbered from 1 as `cadenza info` shows); all tracks' top line by default.
     #[arg(long)]
     pub track: Option<usize>,
@@ -86,31 +87,75 @@ fn load(bars: usize) -> Result<MelodyVae> {
     latent::shipped_model(size_of(bars)).context("could not load the melody model")
 }
 
-/// The clip's notes in quarters from its start: `bars` bars from `from_bar`.
-fn read_clip(path: &Path, args: &ClipArgs) -> Result<(Vec<TimedNote>, Song)> {
-    let song = read_song(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    let ppq = u64::from(song.ppq.max(1));
-    let from = args.from_bar as u64 * 4 * ppq;
-    let to = from + args.bars as u64 * 4 * ppq;
-    let tracks: Vec<usize> = match args.track {
+/// The tracks a clip is read from: the one asked for, else every track but drums.
+fn clip_tracks(path: &Path, song: &Song, args: &ClipArgs) -> Result<Vec<usize>> {
+    Ok(match args.track {
         Some(n) if n >= 1 && n <= song.tracks.len() => vec![n - 1],
         Some(n) => bail!("{}: there is no track {n} (the file has {})", path.display(), song.tracks.len()),
         None => (0..song.tracks.len()).filter(|&i| !song.tracks[i].is_drum).collect(),
-    };
-    let notes: Vec<TimedNote> = tracks.iter().flat_map(|&t| latent::clip_notes(&song, t, from, to)).collect();
+    })
+}
+
+/// The clip's notes in quarters from its start: `bars` bars from `from_bar`.
+fn read_clip(path: &Path, args: &ClipArgs, bars: usize) -> Result<(Vec<TimedNote>, Song)> {
+    let song = read_song(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let ppq = u64::from(song.ppq.max(1));
+    let from = args.from_bar as u64 * 4 * ppq;
+    let to = from + bars as u64 * 4 * ppq;
+    let notes: Vec<TimedNote> =
+        clip_tracks(path, &song, args)?.iter().flat_map(|&t| latent::clip_notes(&song, t, from, to)).collect();
     if notes.is_empty() {
         bail!(
             "{}: no notes in bars {}–{} (choose another --from-bar or --track)",
             path.display(),
             args.from_bar + 1,
-            args.from_bar + args.bars
+            args.from_bar + bars
         );
     }
     Ok((notes, song))
 }
 
+/// How many bars of 4 beats the clip's notes span from `from_bar` (to the last note's end).
+fn clip_length_bars(path: &Path, args: &ClipArgs) -> Result<f64> {
+    let song = read_song(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let ppq = u64::from(song.ppq.max(1));
+    let from = args.from_bar as u64 * 4 * ppq;
+    let end = clip_tracks(path, &song, args)?
+        .iter()
+        .flat_map(|&t| latent::clip_notes(&song, t, from, u64::MAX))
+        .map(|n| n.end)
+        .fold(0.0, f64::max);
+    Ok(end / 4.0)
+}
+
+/// The model for these clips: `--bars` when given, else the 16-bar model for clips longer than
+/// 2 bars, saying so (a musician handing over a whole tune should not get its first 2 bars back).
+fn choose_bars(paths: &[&Path], args: &ClipArgs) -> Result<usize> {
+    if let Some(bars) = args.bars {
+        return Ok(bars);
+    }
+    let mut longest = 0.0f64;
+    for path in paths {
+        longest = longest.max(clip_length_bars(path, args)?);
+    }
+    let bars = if longest > 2.0 + 1e-6 { 16 } else { 2 };
+    let why = if bars == 16 { "longer than 2 bars" } else { "2 bars or shorter" };
+    eprintln!(
+        "cadenza: using the {bars}-bar model: the clip runs {longest:.1} bars from bar {} ({why}; --bars chooses)",
+        args.from_bar + 1
+    );
+    if longest > bars as f64 + 1e-6 {
+        eprintln!(
+            "cadenza: note: the model reads bars {}–{}; the rest is left out (--from-bar chooses where it starts)",
+            args.from_bar + 1,
+            args.from_bar + bars
+        );
+    }
+    Ok(bars)
+}
+
 fn encode_clip(vae: &MelodyVae, path: &Path, args: &ClipArgs) -> Result<(Vec<f32>, u8)> {
-    let (notes, _) = read_clip(path, args)?;
+    let (notes, _) = read_clip(path, args, vae.bars())?;
     let prepared = vae.prepare(&notes).with_context(|| format!("{}", path.display()))?;
     for notice in &prepared.notices {
         eprintln!("cadenza: note: {}: {notice}", path.display());
@@ -138,11 +183,11 @@ fn write_melodies(path: &Path, melodies: &[Vec<TimedNote>], bars: usize, velocit
 pub fn run(command: &VaeCommand) -> Result<()> {
     match command {
         VaeCommand::Reconstruct { input, output, clip } => {
-            let vae = load(clip.bars)?;
+            let vae = load(choose_bars(&[input], clip)?)?;
             let (code, velocity) = encode_clip(&vae, input, clip)?;
             let melody = vae.decode(&[code], 0.0, 0).remove(0);
             let notes =
-                write_melodies(output, &[melody.to_notes(0.0, velocity)], clip.bars, velocity, "reconstruction")?;
+                write_melodies(output, &[melody.to_notes(0.0, velocity)], vae.bars(), velocity, "reconstruction")?;
             eprintln!("cadenza: {} → {} ({notes} notes)", input.display(), output.display());
         }
         VaeCommand::Sample { bars, count, temperature, seed, output } => {
@@ -158,13 +203,13 @@ pub fn run(command: &VaeCommand) -> Result<()> {
             }
         }
         VaeCommand::Interpolate { a, b, steps, output, clip } => {
-            let vae = load(clip.bars)?;
+            let vae = load(choose_bars(&[a, b], clip)?)?;
             let (za, va) = encode_clip(&vae, a, clip)?;
             let (zb, vb) = encode_clip(&vae, b, clip)?;
             let path = MelodyVae::interpolate(&za, &zb, (*steps).max(2));
             let melodies: Vec<Vec<TimedNote>> = vae.decode(&path, 0.0, 0).iter().map(|m| m.to_notes(0.0, 90)).collect();
             let velocity = ((u16::from(va) + u16::from(vb)) / 2) as u8;
-            let notes = write_melodies(output, &melodies, clip.bars, velocity, "interpolation")?;
+            let notes = write_melodies(output, &melodies, vae.bars(), velocity, "interpolation")?;
             eprintln!(
                 "cadenza: {} steps from {} to {} → {} ({notes} notes)",
                 path.len(),
@@ -174,7 +219,7 @@ pub fn run(command: &VaeCommand) -> Result<()> {
             );
         }
         VaeCommand::Attribute { input, name, amount, output, clip } => {
-            let vae = load(clip.bars)?;
+            let vae = load(choose_bars(&[input], clip)?)?;
             let (code, velocity) = encode_clip(&vae, input, clip)?;
             let moved = vae.with_attribute(&code, name, *amount)?;
             let decoded = vae.decode(&[code, moved], 0.0, 0);
@@ -183,7 +228,7 @@ pub fn run(command: &VaeCommand) -> Result<()> {
             let notes = write_melodies(
                 output,
                 &[decoded[1].to_notes(0.0, velocity)],
-                clip.bars,
+                vae.bars(),
                 velocity,
                 &format!("{name} {amount:+}"),
             )?;

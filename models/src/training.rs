@@ -68,3 +68,43 @@ pub fn train_until<R: TrainingRun>(
     }
     Ok(model)
 }
+
+/// Where a trainer runs: `--device auto|cpu|wgpu`, chosen as inference chooses (a real GPU
+/// adapter, else the CPU), and the reason, which the trainer prints and records. The device
+/// returned is the plain one; training runs on its autodiff twin.
+pub fn training_device(preference: crate::runtime::BackendPreference) -> (burn::tensor::Device, String) {
+    let adapters = match preference {
+        // Asking for the CPU probes nothing, so a default run touches no graphics driver.
+        crate::runtime::BackendPreference::Cpu => Vec::new(),
+        _ => crate::runtime::probe_adapters(),
+    };
+    let runtime = crate::runtime::select_backend(preference, &adapters);
+    (runtime.device, format!("{}: {}", runtime.kind, runtime.reason))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::{BackendKind, BackendPreference, select_backend};
+
+    #[test]
+    fn the_cpu_default_trains_on_the_cpu_and_says_so() {
+        let (device, reason) = training_device(BackendPreference::Cpu);
+        assert_eq!(device, burn::tensor::Device::flex());
+        assert!(reason.contains("CPU requested"), "{reason}");
+    }
+
+    #[test]
+    fn auto_and_wgpu_fall_back_to_the_cpu_without_a_hardware_adapter() {
+        let software = crate::runtime::AdapterInfo {
+            name: "llvmpipe (LLVM 19)".into(),
+            api: "Vulkan".into(),
+            device_type: wgpu::DeviceType::Cpu,
+        };
+        for preference in [BackendPreference::Auto, BackendPreference::Wgpu] {
+            let chosen = select_backend(preference, std::slice::from_ref(&software));
+            assert_eq!(chosen.kind, BackendKind::Cpu);
+            assert!(chosen.reason.contains("software adapter"), "{}", chosen.reason);
+        }
+    }
+}

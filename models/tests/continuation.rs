@@ -149,17 +149,20 @@ fn training_lowers_the_validation_loss_and_resumes() {
         validation_sequences: 8,
         ..TrainOptions::default()
     };
-    let first = train(&corpus, tiny(), options.clone(), &out, |_| {}, |_| {}).unwrap();
+    let first = train(&corpus, tiny(), options.clone(), &out, &Device::flex(), |_| {}, |_| {}).unwrap();
     assert_eq!(first.step, 40);
     let more = TrainOptions { steps: 60, ..options };
-    let resumed = train(&corpus, tiny(), more.clone(), &out, |_| {}, |_| {}).unwrap();
+    let resumed = train(&corpus, tiny(), more.clone(), &out, &Device::flex(), |_| {}, |_| {}).unwrap();
     assert_eq!(resumed.step, 60);
     let history: Vec<f64> = resumed.history.iter().map(|v| v.valid_nll).collect();
     assert_eq!(history.len(), 3, "{history:?}");
     // Uniform over the vocabulary is ln(VOCAB_SIZE) ≈ 5.5 nats.
     assert!(history[2] < history[0] - 0.5 && history[2] < 3.5, "validation NLL {history:?}");
     let changed = tiny().with_layers(3);
-    assert!(train(&corpus, changed, more, &out, |_| {}, |_| {}).is_err(), "a changed config must not resume");
+    assert!(
+        train(&corpus, changed, more, &out, &Device::flex(), |_| {}, |_| {}).is_err(),
+        "a changed config must not resume"
+    );
 }
 
 /// The baseline is a proper distribution (so its NLL compares with the transformer's), and it

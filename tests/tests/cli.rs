@@ -162,3 +162,38 @@ fn continue_adds_tracks_of_the_requested_instruments() {
     let list = stdout(&cadenza(&["continue", "--list-styles"]));
     assert!(list.contains("classical") && list.contains("Haydn, Mozart, Beethoven"), "{list}");
 }
+
+/// `cadenza vae reconstruct` picks the model from the clip's length and says which: a whole
+/// chorale gets the 16-bar model (its reconstruction runs past the second bar), a 2-bar phrase
+/// the 2-bar one; `--bars` still decides when given.
+#[test]
+fn vae_reconstruct_picks_the_model_from_the_clips_length() {
+    use cadenza_engine::midi::write_song;
+    use cadenza_engine::song::{Note, Song, Track};
+    let dir = tempfile::tempdir().unwrap();
+    let chorale = repo_root().join("assets/demo/bach_bwv7.7.mid");
+    let out_path = dir.path().join("whole.mid");
+    let out = cadenza(&["vae", "reconstruct", chorale.to_str().unwrap(), "-o", out_path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("using the 16-bar model"), "{}", stderr(&out));
+    let song = read_song(&out_path).unwrap();
+    let quarter = u64::from(song.ppq);
+    let end = song.tracks.iter().flat_map(|t| &t.notes).map(|n| n.start + n.length).max().unwrap_or(0);
+    assert!(end > 32 * quarter, "the reconstruction ends at quarter {}", end / quarter);
+
+    let mut phrase = Song::new(480);
+    let mut track = Track::new("Piano", 0, 0);
+    for (i, pitch) in [60u8, 62, 64, 65, 67, 65, 64, 62].into_iter().enumerate() {
+        track.insert_note(Note::new(i as u64 * 480, 480, pitch, 90));
+    }
+    phrase.tracks.push(track);
+    let short = dir.path().join("phrase.mid");
+    write_song(&phrase, &short).unwrap();
+    let out_path = dir.path().join("phrase-out.mid");
+    let out = cadenza(&["vae", "reconstruct", short.to_str().unwrap(), "-o", out_path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("using the 2-bar model"), "{}", stderr(&out));
+    let forced =
+        cadenza(&["vae", "reconstruct", chorale.to_str().unwrap(), "-o", out_path.to_str().unwrap(), "--bars", "2"]);
+    assert!(forced.status.success() && !stderr(&forced).contains("using the"), "{}", stderr(&forced));
+}

@@ -608,6 +608,80 @@ fn the_interpolate_panel_decodes_while_the_slider_moves_and_keeps_a_track() {
     f.settle(|app| app.session.song.tracks.len() == 1);
 }
 
+/// Two 16-bar tunes one after another: a stepwise tune in quavers and crotchets (bars 1–16),
+/// then a leaping one in long notes an octave higher (bars 17–32).
+fn two_tunes() -> Song {
+    let q = u64::from(PPQ);
+    let mut notes = Vec::new();
+    let steps = [60u8, 62, 64, 65, 67, 65, 64, 62];
+    for bar in 0..16u64 {
+        for beat in 0..4u64 {
+            let pitch = steps[((bar + beat) % 8) as usize] + if bar >= 8 { 2 } else { 0 };
+            let start = (bar * 4 + beat) * q;
+            if beat % 2 == 0 {
+                notes.push(Note::new(start, q / 2, pitch, 80));
+                notes.push(Note::new(start + q / 2, q / 2, pitch + 2, 80));
+            } else {
+                notes.push(Note::new(start, q, pitch, 80));
+            }
+        }
+    }
+    let leaps = [72u8, 79, 76, 84, 77, 81, 74, 79];
+    for bar in 0..16u64 {
+        let pitch = leaps[(bar % 8) as usize];
+        notes.push(Note::new((64 + bar * 4) * q, 2 * q, pitch, 100));
+        notes.push(Note::new((64 + bar * 4 + 2) * q, 2 * q, pitch - 5, 100));
+    }
+    one_track(&notes)
+}
+
+/// The 16-bar mode runs the conductor model: both tunes encode whole, the slider decodes
+/// 16-bar melodies (notes past the second bar, which the 2-bar model never writes), and the
+/// two ends differ.
+#[test]
+fn the_interpolate_panels_sixteen_bar_mode_decodes_whole_tunes() {
+    use cadenza_engine::ml::latent::VaeSize;
+    use egui::accesskit::Role;
+    let q = u64::from(PPQ);
+    let mut f = start(two_tunes());
+    f.click_label("Interpolate");
+    f.click_label("16 bars");
+    assert_eq!(f.app().interpolate.size, VaeSize::SixteenBar);
+    f.click_label("Set A");
+    f.settle(|app| app.interpolate.clips[0].as_ref().is_some_and(|c| c.code.is_some()));
+    let a = f.app().interpolate.clips[0].clone().unwrap();
+    assert_eq!((a.from, a.to), (0, 64 * q), "clip A is the first 16 bars");
+    f.harness.state().session.engine.send(Command::Seek(64 * q));
+    f.settle(|app| app.session.engine.player().position_tick() == 64 * q);
+    f.click_label("Set B");
+    f.settle(|app| app.interpolate.clips[1].as_ref().is_some_and(|c| c.code.is_some()));
+    assert_eq!(f.app().interpolate.clips[1].as_ref().unwrap().from, 64 * q);
+    let slider = f.harness.get_by_role_and_label(Role::Slider, "A to B").rect();
+    f.drag(slider.right_center() - egui::vec2(1.0, 0.0), slider.left_center() + egui::vec2(1.0, 0.0));
+    f.settle(|app| app.interpolate.decoded.as_ref().is_some_and(|d| d.point.along < 0.01));
+    let at_a = f.app().interpolate.decoded.clone().unwrap();
+    f.drag(slider.left_center() + egui::vec2(1.0, 0.0), slider.right_center() - egui::vec2(1.0, 0.0));
+    f.settle(|app| app.interpolate.decoded.as_ref().is_some_and(|d| d.point.along > 0.99));
+    let at_b = f.app().interpolate.decoded.clone().unwrap();
+    let last_end = |notes: &[cadenza_engine::ml::latent::TimedNote]| notes.iter().map(|n| n.end).fold(0.0, f64::max);
+    println!(
+        "A: {} notes to quarter {:.1}, B: {} notes to quarter {:.1}; decode {:.1} ms",
+        at_a.notes.len(),
+        last_end(&at_a.notes),
+        at_b.notes.len(),
+        last_end(&at_b.notes),
+        at_b.milliseconds
+    );
+    assert!(last_end(&at_a.notes) > 48.0 && last_end(&at_b.notes) > 48.0, "the decoded tunes end before bar 13");
+    assert!(at_a.notes.len() > 30, "A decoded to {} notes", at_a.notes.len());
+    assert_ne!(at_a.notes, at_b.notes);
+    // B's long leaping notes are higher on average than A's stepwise line, as in the song.
+    let mean = |notes: &[cadenza_engine::ml::latent::TimedNote]| {
+        notes.iter().map(|n| f64::from(n.pitch)).sum::<f64>() / notes.len().max(1) as f64
+    };
+    assert!(mean(&at_b.notes) > mean(&at_a.notes) + 6.0, "A {:.1} B {:.1}", mean(&at_a.notes), mean(&at_b.notes));
+}
+
 #[test]
 fn the_continue_panel_streams_a_continuation_flips_variations_and_keeps_one_undo_step() {
     let mut f = start(two_phrases());

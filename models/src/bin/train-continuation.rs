@@ -20,6 +20,7 @@ use cadenza_models::continuation::train::{TrainOptions, train};
 use cadenza_models::continuation::{ContinuationConfig, STYLES, shipped};
 use cadenza_models::data::{Corpus, Split};
 use cadenza_models::progress::TrainingProgress;
+use cadenza_models::runtime::BackendPreference;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -56,6 +57,10 @@ enum Command {
         /// The fraction of training sequences asked for "any" style instead of their own.
         #[arg(long, default_value_t = TrainOptions::default().style_dropout)]
         style_dropout: f64,
+        /// Where to train: auto (a real GPU adapter through wgpu, else the CPU), cpu or wgpu.
+        /// The default is the CPU, so a run reproduces exactly.
+        #[arg(long, default_value = "cpu")]
+        device: BackendPreference,
     },
     /// Score a trained model on the test split; writes evaluation.json beside it.
     Evaluate {
@@ -111,8 +116,11 @@ fn main() -> Result<()> {
             heads,
             context,
             style_dropout,
+            device,
         } => {
             let corpus = Corpus::open(&corpus)?;
+            let (device, reason) = cadenza_models::training::training_device(device);
+            println!("training on {reason}");
             let config = ContinuationConfig::new()
                 .with_d_model(d_model)
                 .with_layers(layers)
@@ -133,6 +141,7 @@ fn main() -> Result<()> {
                 config,
                 options,
                 &out,
+                &device,
                 |p| {
                     let line = format!(
                         "NLL {:.3} nats/token, lr {:.2e}, {:.0} tokens/s",

@@ -138,12 +138,14 @@ pub fn mean_nll(model: &ContinuationModel, sequences: &[Vec<Token>], batch: usiz
     total / count.max(1) as f64
 }
 
-/// Trains into `out_dir`, resuming from a checkpoint there (with the same config).
+/// Trains into `out_dir` on `device` (its autodiff twin), resuming from a checkpoint there
+/// (with the same config).
 pub fn train(
     corpus: &Corpus,
     config: ContinuationConfig,
     options: TrainOptions,
     out_dir: &Path,
+    device: &Device,
     on_progress: impl FnMut(Progress),
     on_validation: impl FnMut(&ValidationPoint),
 ) -> Result<TrainingState, TrainError> {
@@ -162,8 +164,8 @@ pub fn train(
     let mut sampler = SequenceSampler::new(train_works);
     sampler.style_dropout = options.style_dropout;
 
-    let device = Device::flex().autodiff();
-    let plain = Device::flex();
+    let plain = device.clone();
+    let device = plain.clone().autodiff();
     let mut model = config.init(&device);
     let mut optimizer: ModuleOptimizer = AdamWConfig::new()
         .with_weight_decay(options.weight_decay)

@@ -71,13 +71,13 @@ fn vector(param: &Param<Tensor<1>>) -> Result<Vec<f32>, WeightsError> {
 
 /// A Linear layer: y = x · weight + bias.
 #[derive(Debug, Clone)]
-struct Dense {
+pub(super) struct Dense {
     weight: Matrix,
     bias: Vec<f32>,
 }
 
 impl Dense {
-    fn of(linear: &Linear) -> Result<Self, WeightsError> {
+    pub(super) fn of(linear: &Linear) -> Result<Self, WeightsError> {
         let weight = Matrix::of(linear.weight.val())?;
         let bias = match &linear.bias {
             Some(bias) => vector(bias)?,
@@ -86,7 +86,7 @@ impl Dense {
         Ok(Self { weight, bias })
     }
 
-    fn apply(&self, x: &[f32]) -> Vec<f32> {
+    pub(super) fn apply(&self, x: &[f32]) -> Vec<f32> {
         let mut out = self.bias.clone();
         self.weight.add_product(x, &mut out);
         out
@@ -131,11 +131,52 @@ fn initial_state(init: &Dense, conditioning: &[f32]) -> (Vec<f32>, Vec<f32>) {
     (both[..h].to_vec(), both[h..].to_vec())
 }
 
+/// A conductor LSTM: its state starts from z and z is its input at every step.
 #[derive(Debug, Clone)]
-struct ConductorWeights {
+pub(super) struct ConductorWeights {
     init: Dense,
     input: Dense,
     cell: Cell,
+}
+
+impl ConductorWeights {
+    pub(super) fn of(init: &Linear, lstm: &FusedLstm) -> Result<Self, WeightsError> {
+        Ok(Self { init: Dense::of(init)?, input: Dense::of(&lstm.input)?, cell: Cell::of(lstm)? })
+    }
+
+    /// The hidden state after each of `steps` steps from one code, when the input at step i is
+    /// z followed by a one-hot of i (the 16-bar conductor's input: it knows which segment it
+    /// plays). The one-hot's part of the projection is one row of the input weights.
+    pub(super) fn run_positioned(&self, z: &[f32], steps: usize) -> Vec<Vec<f32>> {
+        let (mut hidden, mut cell) = initial_state(&self.init, z);
+        let mut padded = z.to_vec();
+        padded.resize(z.len() + steps, 0.0);
+        let projected = self.input.apply(&padded);
+        (0..steps)
+            .map(|i| {
+                let mut gates = projected.clone();
+                for (g, w) in gates.iter_mut().zip(self.input.weight.row(z.len() + i)) {
+                    *g += w;
+                }
+                self.cell.step(&mut gates, &mut hidden, &mut cell);
+                hidden.clone()
+            })
+            .collect()
+    }
+
+    /// The hidden state after each of `steps` steps from one code.
+    pub(super) fn run(&self, z: &[f32], steps: usize) -> Vec<Vec<f32>> {
+        let (mut hidden, mut cell) = initial_state(&self.init, z);
+        // The input is z at every step, so its projection is the same each time.
+        let projected = self.input.apply(z);
+        (0..steps)
+            .map(|_| {
+                let mut gates = projected.clone();
+                self.cell.step(&mut gates, &mut hidden, &mut cell);
+                hidden.clone()
+            })
+            .collect()
+    }
 }
 
 /// The decoder half of a trained `MusicVae`, ready to run without Burn.
@@ -179,9 +220,7 @@ impl CpuDecoder {
             None => conditioning_gates.weight.rows,
         };
         let conductor = match conductor {
-            Some((init, lstm)) => {
-                Some(ConductorWeights { init: Dense::of(init)?, input: Dense::of(&lstm.input)?, cell: Cell::of(lstm)? })
-            }
+            Some((init, lstm)) => Some(ConductorWeights::of(init, lstm)?),
             None => None,
         };
         Ok(Self {
@@ -212,7 +251,7 @@ impl CpuDecoder {
         let segments: Vec<(Vec<Vec<f32>>, usize)> = match &self.conductor {
             None => vec![(codes, self.bars * STEPS_PER_BAR)],
             Some(conductor) => {
-                let per_code: Vec<Vec<Vec<f32>>> = codes.iter().map(|z| self.conduct(conductor, z)).collect();
+                let per_code: Vec<Vec<Vec<f32>>> = codes.iter().map(|z| conductor.run(z, self.bars)).collect();
                 (0..self.bars)
                     .map(|bar| (per_code.iter().map(|bars| bars[bar].clone()).collect(), STEPS_PER_BAR))
                     .collect()
@@ -238,19 +277,5 @@ impl CpuDecoder {
             }
         }
         tokens
-    }
-
-    /// The conductor's embedding for each bar of one code.
-    fn conduct(&self, conductor: &ConductorWeights, z: &[f32]) -> Vec<Vec<f32>> {
-        let (mut hidden, mut cell) = initial_state(&conductor.init, z);
-        // The conductor's input is z at every bar, so its projection is the same each time.
-        let projected = conductor.input.apply(z);
-        (0..self.bars)
-            .map(|_| {
-                let mut gates = projected.clone();
-                conductor.cell.step(&mut gates, &mut hidden, &mut cell);
-                hidden.clone()
-            })
-            .collect()
     }
 }

@@ -1,8 +1,12 @@
 //! MusicVAE for melodies: the encoding, the corpus windows, the model and its uses.
 
+pub mod conductor;
+#[cfg(feature = "train")]
+pub mod conductor_train;
 pub mod cpu_decode;
 pub mod dataset;
 pub mod evaluate;
+pub mod fitted_prior;
 pub mod latent;
 pub mod lstm;
 pub mod melody;

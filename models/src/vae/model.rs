@@ -103,12 +103,21 @@ pub struct BiLstm {
 }
 
 impl BiLstm {
-    fn new(d_input: usize, d_hidden: usize, device: &Device) -> Self {
+    pub(super) fn new(d_input: usize, d_hidden: usize, device: &Device) -> Self {
         Self { forward: FusedLstm::new(d_input, d_hidden, device), backward: FusedLstm::new(d_input, d_hidden, device) }
     }
 
+    /// [B, T, in] → both directions' hidden state at every step, in time order, [B, T, 2·hidden].
+    pub(super) fn outputs(&self, x: Tensor<3>) -> Tensor<3> {
+        let device = x.device();
+        let batch = x.dims()[0];
+        let forward = self.forward.forward(x.clone(), self.forward.zero_state(batch, &device), false).0;
+        let backward = self.backward.forward(x, self.backward.zero_state(batch, &device), true).0;
+        Tensor::cat(vec![forward, backward], 2)
+    }
+
     /// [B, T, in] → the final hidden states of both directions, [B, 2·hidden].
-    fn summary(&self, x: Tensor<3>) -> Tensor<2> {
+    pub(super) fn summary(&self, x: Tensor<3>) -> Tensor<2> {
         let device = x.device();
         let batch = x.dims()[0];
         let forward = self.forward.final_state(x.clone(), self.forward.zero_state(batch, &device), false);

@@ -125,13 +125,14 @@ pub struct Progress {
     pub windows_per_second: f64,
 }
 
-/// Trains into `out_dir`, resuming from the checkpoint there if one exists. Each validation
-/// writes a checkpoint (atomically: a crash leaves the previous one).
+/// Trains into `out_dir` on `device` (its autodiff twin), resuming from the checkpoint there if
+/// one exists. Each validation writes a checkpoint (atomically: a crash leaves the previous one).
 pub fn train(
     corpus: &Corpus,
     config: MusicVaeConfig,
     options: TrainOptions,
     out_dir: &Path,
+    device: &Device,
     on_progress: impl FnMut(Progress),
     on_validation: impl FnMut(&ValidationPoint),
 ) -> Result<TrainingState, TrainError> {
@@ -146,8 +147,8 @@ pub fn train(
     // A fixed, spread-out sample of the validation windows, so validations compare.
     let valid_set = spread(valid_set, options.validation_windows);
 
-    let device = Device::flex().autodiff();
-    let plain = Device::flex();
+    let plain = device.clone();
+    let device = plain.clone().autodiff();
     let mut model = config.init(&device);
     let mut optimizer: ModuleOptimizer =
         AdamConfig::new().with_grad_clipping(Some(GradientClippingConfig::Norm(1.0))).init();
