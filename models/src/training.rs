@@ -69,6 +69,11 @@ pub fn train_until<R: TrainingRun>(
     Ok(model)
 }
 
+/// An exponentially decaying learning rate with a floor: max(floor, base · decay^step).
+pub fn decayed_learning_rate(base: f64, decay: f64, floor: f64, step: usize) -> f64 {
+    (base * decay.powi(step.min(i32::MAX as usize) as i32)).max(floor)
+}
+
 /// Where a trainer runs: `--device auto|cpu|wgpu`, chosen as inference chooses (a real GPU
 /// adapter, else the CPU), and the reason, which the trainer prints and records. The device
 /// returned is the plain one; training runs on its autodiff twin.

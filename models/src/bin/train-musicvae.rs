@@ -336,11 +336,13 @@ fn evaluate(corpus: &Corpus, dir: &std::path::Path, segment_dir: Option<&std::pa
         codes.extend(vae.encode(&refs));
     }
     let fitted = FittedPrior::fit(&codes).ok_or_else(|| anyhow::anyhow!("too few training codes to fit a prior"))?;
-    std::fs::write(dir.join(PRIOR_FILE), serde_json::to_string(&fitted)?)?;
-    let with_fitted = MelodyVae::from_dir(dir, segment_dir, &device)?;
+    let fitted = serde_json::to_string(&fitted)?;
+    std::fs::write(dir.join(PRIOR_FILE), &fitted)?;
     // Plausibility of what the priors and the paths give, against the real tunes.
     let standard = plausibility(&vae.decode(&vae.standard_codes(256, 11), 0.0, 0));
-    let drawn = plausibility(&with_fitted.decode(&with_fitted.prior_codes(256, 11), 0.0, 0));
+    let design = vae.design();
+    let vae = vae.with_prior(&fitted)?;
+    let drawn = plausibility(&vae.decode(&vae.prior_codes(256, 11), 0.0, 0));
     let real = plausibility(&sample);
     for (name, p) in [
         ("real test tunes", real),
@@ -365,7 +367,7 @@ fn evaluate(corpus: &Corpus, dir: &std::path::Path, segment_dir: Option<&std::pa
         std::fs::write(dir.join("map.json"), serde_json::to_string(&map)?)?;
     }
     let report = serde_json::json!({
-        "design": vae.design(),
+        "design": design,
         "test": test,
         "segment_ceiling": ceiling,
         "smoothness": smooth,

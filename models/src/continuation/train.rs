@@ -67,8 +67,12 @@ impl TrainOptions {
         if step < self.warmup_steps {
             return self.learning_rate * (step + 1) as f64 / self.warmup_steps as f64;
         }
-        let decayed = self.learning_rate * self.decay.powi((step - self.warmup_steps).min(i32::MAX as usize) as i32);
-        decayed.max(self.min_learning_rate)
+        crate::training::decayed_learning_rate(
+            self.learning_rate,
+            self.decay,
+            self.min_learning_rate,
+            step - self.warmup_steps,
+        )
     }
 }
 

@@ -1,11 +1,11 @@
 //! Training the 16-bar conductor in the 2-bar model's latent space.
 //!
-//! The frozen 2-bar encoder reads every segment of every training window once (each distinct
-//! segment once: windows start on every bar, so most segments recur in eight windows), with a
-//! few random transpositions of each window for variety. After that a training step touches no
-//! tokens: the conductor is scored on how likely its codes are under the segments' posteriors,
-//! thousands of windows a second. Validation decodes for real (per-step accuracy, as the whole
-//! models are scored).
+//! The frozen 2-bar encoder reads every distinct segment of the training windows once
+//! (windows start on every bar, so most segments recur in several windows), and of transposed
+//! copies of them (one shift per copy, so the copies' segments recur too); the codes are cached
+//! beside the checkpoint. After that a training step touches no tokens: the conductor is scored
+//! on how likely its codes are under the segments' posteriors. Validation decodes for real
+//! (per-step accuracy, as the whole models are scored).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -402,7 +402,7 @@ impl<L: FnMut(String), P: FnMut(Clock, f64, f64)> TrainingRun for ConductorRun<'
 
     fn learning_rate(&self, step: usize) -> f64 {
         let o = &self.state.options;
-        (o.learning_rate * o.decay.powi(step.min(i32::MAX as usize) as i32)).max(o.min_learning_rate)
+        crate::training::decayed_learning_rate(o.learning_rate, o.decay, o.min_learning_rate, step)
     }
 
     fn stepped(&mut self, clock: Clock, _learning_rate: f64) {

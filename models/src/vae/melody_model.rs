@@ -108,10 +108,7 @@ impl MelodyVae {
         let config: MusicVaeConfig =
             serde_json::from_str(config_json).map_err(|e| VaeError::Model(format!("config: {e}")))?;
         let model = crate::checkpoint::with_record_bytes(config.init(device), record).map_err(VaeError::Model)?;
-        let attributes = match attributes_json {
-            Some(text) => serde_json::from_str(text).map_err(|e| VaeError::Model(format!("attributes: {e}")))?,
-            None => BTreeMap::new(),
-        };
+        let attributes = parse_attributes(attributes_json)?;
         let decoder = model.cpu_decoder().map_err(|e| VaeError::Model(e.to_string()))?;
         Ok(Self {
             network: Network::Whole { model: Box::new(model), decoder },
@@ -143,22 +140,8 @@ impl MelodyVae {
         }
         let device = segment.device.clone();
         let conductor = crate::checkpoint::with_record_bytes(config.init(&device), record).map_err(VaeError::Model)?;
-        Self::with_conductor(segment, conductor, config, attributes_json)
-    }
-
-    /// The 16-bar model from a trained conductor (as the trainer and evaluation hold it).
-    pub fn with_conductor(
-        segment: MelodyVae,
-        conductor: ConductorVae,
-        config: ConductorVaeConfig,
-        attributes_json: Option<&str>,
-    ) -> Result<Self, VaeError> {
-        let attributes = match attributes_json {
-            Some(text) => serde_json::from_str(text).map_err(|e| VaeError::Model(format!("attributes: {e}")))?,
-            None => BTreeMap::new(),
-        };
+        let attributes = parse_attributes(attributes_json)?;
         let cpu = conductor.cpu_conductor().map_err(|e| VaeError::Model(e.to_string()))?;
-        let device = segment.device.clone();
         Ok(Self {
             network: Network::Conducted { segment: Box::new(segment), conductor: Box::new(conductor), cpu },
             bars: config.bars(),
@@ -207,7 +190,7 @@ impl MelodyVae {
         self.latent
     }
 
-    /// What the model is, for the status line and the CLI.
+    /// What the model is (evaluation.json records it).
     pub fn design(&self) -> &'static str {
         match &self.network {
             Network::Whole { .. } => "MusicVAE",
@@ -412,6 +395,14 @@ impl MelodyVae {
             prior: self.prior.clone(),
             device: device.clone(),
         }
+    }
+}
+
+/// Attribute vectors by name, from `attributes.json`; none without one.
+fn parse_attributes(json: Option<&str>) -> Result<BTreeMap<String, Vec<f32>>, VaeError> {
+    match json {
+        Some(text) => serde_json::from_str(text).map_err(|e| VaeError::Model(format!("attributes: {e}"))),
+        None => Ok(BTreeMap::new()),
     }
 }
 

@@ -264,8 +264,8 @@ impl<P: FnMut(Progress), V: FnMut(&ValidationPoint)> TrainingRun for VaeRun<'_, 
     }
 
     fn learning_rate(&self, step: usize) -> f64 {
-        let options = &self.state.options;
-        (options.learning_rate * options.decay.powi(step as i32)).max(options.min_learning_rate)
+        let o = &self.state.options;
+        crate::training::decayed_learning_rate(o.learning_rate, o.decay, o.min_learning_rate, step)
     }
 
     fn stepped(&mut self, clock: Clock, _learning_rate: f64) {
