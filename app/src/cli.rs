@@ -150,12 +150,21 @@ pub fn render(config: EngineConfig, input: &Path, output: &Path) -> Result<()> {
 /// `cadenza transcribe`: basic-pitch's options, Cadenza's fixes on by default.
 #[derive(clap::Args, Debug)]
 pub struct TranscribeArgs {
-    /// Audio files.
+    /// Audio files, or folders: a folder is walked recursively and transcribed as a batch.
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
-    /// A .mid file for one input, or a folder for several (each written as <stem>.mid).
+    /// A .mid file for one input, or a folder for several (each written as <stem>.mid; a
+    /// batch keeps its folders' structure there).
     #[arg(short, long)]
     pub output: PathBuf,
+    /// A batch's files transcribed at once [default: every core on the CPU, 2 on a GPU, 4 on a
+    /// remote server].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: Option<u16>,
+    /// In a batch, transcribe again the files whose MIDI file exists (by default they are
+    /// done and skipped, so a batch that was stopped finishes where it was).
+    #[arg(long)]
+    pub redo: bool,
     /// Onset probability needed to start a note (0–1).
     #[arg(long, default_value_t = 0.5)]
     pub onset_threshold: f64,
@@ -196,33 +205,19 @@ pub enum BendsArg {
 
 /// Transcribes each input; a bad file is reported and the others still finish.
 pub fn transcribe(config: EngineConfig, args: &TranscribeArgs) -> Result<()> {
-    use cadenza_engine::ml::transcription::{Mode, PitchBends, TranscribeOptions};
+    let options = transcribe_options(args);
+    if args.inputs.iter().any(|input| input.is_dir()) {
+        return crate::batch_cli::transcribe_library(&config, args, &options);
+    }
     if args.inputs.len() > 1 || args.output.is_dir() {
         std::fs::create_dir_all(&args.output)
             .with_context(|| format!("{}: cannot create the output folder", args.output.display()))?;
     }
-    let options = TranscribeOptions {
-        notes: cadenza_engine::ml::transcription::NoteSettings {
-            onset_threshold: args.onset_threshold,
-            frame_threshold: args.frame_threshold,
-            melodia_trick: !args.no_melodia,
-            min_hz: args.min_hz,
-            max_hz: args.max_hz,
-            ..Default::default()
-        },
-        min_note_ms: args.min_note_ms,
-        tempo_bpm: args.tempo,
-        mode: if args.compat { Mode::Compatible } else { Mode::Cadenza },
-        pitch_bends: match args.pitch_bends {
-            BendsArg::None => PitchBends::None,
-            BendsArg::Single => PitchBends::Single,
-            BendsArg::Multi => PitchBends::Multi,
-        },
-    };
     let engine = Engine::spawn(EngineConfig { choose_backend_at_start: true, ..config })
         .context("could not start the engine thread")?;
     let mut failures = 0;
-    let names = midi_names(&args.inputs);
+    let found: Vec<(PathBuf, PathBuf)> = args.inputs.iter().map(|input| (input.clone(), PathBuf::new())).collect();
+    let names = cadenza_engine::ml::transcription::batch::midi_names(&found);
     for (input, name) in args.inputs.iter().zip(names) {
         let target = if args.output.is_dir() { args.output.join(name) } else { args.output.clone() };
         let bar = progress_bar();
@@ -250,31 +245,27 @@ pub fn transcribe(config: EngineConfig, args: &TranscribeArgs) -> Result<()> {
     Ok(())
 }
 
-/// The MIDI file name for each input in an output folder: `NAME.mid`, or, where two inputs share
-/// a name (`take.wav` and `take.flac`), `NAME-EXT.mid`, numbered if even that is shared, so no
-/// transcription overwrites another.
-fn midi_names(inputs: &[PathBuf]) -> Vec<String> {
-    let part = |p: Option<&std::ffi::OsStr>| p.map(|s| s.to_string_lossy().into_owned());
-    let stems: Vec<String> =
-        inputs.iter().map(|i| part(i.file_stem()).unwrap_or_else(|| "transcription".into())).collect();
-    let mut taken = std::collections::HashSet::new();
-    let mut names = Vec::with_capacity(inputs.len());
-    for (input, stem) in inputs.iter().zip(&stems) {
-        let mut name = stem.clone();
-        if stems.iter().filter(|s| *s == stem).count() > 1
-            && let Some(ext) = part(input.extension())
-        {
-            name = format!("{stem}-{ext}");
-        }
-        let base = name.clone();
-        let mut copy = 1;
-        while !taken.insert(name.clone()) {
-            copy += 1;
-            name = format!("{base}-{copy}");
-        }
-        names.push(format!("{name}.mid"));
+/// The options `args` ask for.
+fn transcribe_options(args: &TranscribeArgs) -> cadenza_engine::ml::transcription::TranscribeOptions {
+    use cadenza_engine::ml::transcription::{Mode, PitchBends, TranscribeOptions};
+    TranscribeOptions {
+        notes: cadenza_engine::ml::transcription::NoteSettings {
+            onset_threshold: args.onset_threshold,
+            frame_threshold: args.frame_threshold,
+            melodia_trick: !args.no_melodia,
+            min_hz: args.min_hz,
+            max_hz: args.max_hz,
+            ..Default::default()
+        },
+        min_note_ms: args.min_note_ms,
+        tempo_bpm: args.tempo,
+        mode: if args.compat { Mode::Compatible } else { Mode::Cadenza },
+        pitch_bends: match args.pitch_bends {
+            BendsArg::None => PitchBends::None,
+            BendsArg::Single => PitchBends::Single,
+            BendsArg::Multi => PitchBends::Multi,
+        },
     }
-    names
 }
 
 fn progress_bar() -> ProgressBar {
@@ -303,16 +294,4 @@ fn distinct(values: impl Iterator<Item = String>) -> Vec<String> {
 fn summarise(changes: &[String]) -> String {
     let shown = changes.iter().take(6).cloned().collect::<Vec<_>>().join(" → ");
     if changes.len() > 6 { format!("{shown} … ({} changes)", changes.len()) } else { shown }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn transcriptions_of_files_sharing_a_name_do_not_overwrite_each_other() {
-        let inputs: Vec<PathBuf> =
-            ["a/take.wav", "a/take.flac", "b/take.wav", "solo.mp3", "noext"].iter().map(PathBuf::from).collect();
-        assert_eq!(midi_names(&inputs), ["take-wav.mid", "take-flac.mid", "take-wav-2.mid", "solo.mid", "noext.mid"]);
-    }
 }

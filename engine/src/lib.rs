@@ -25,7 +25,7 @@ pub mod synth;
 pub mod timing;
 
 #[cfg(feature = "ml")]
-pub use cadenza_models::{BackendKind, BackendPreference};
+pub use cadenza_models::{BackendKind, BackendPreference, MlRuntime};
 pub use edit::{Edit, EditError, TrackProps};
 pub use engine::{Engine, EngineConfig, EngineHandle};
 pub use history::{GestureId, History};

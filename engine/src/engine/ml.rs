@@ -3,11 +3,9 @@
 
 use std::path::PathBuf;
 
-use cadenza_models::{BackendPreference, probe_adapters, select_backend};
-
 use super::EngineThread;
 use crate::ml::latent::{LatentRequest, LatentWorker, shipped_models};
-use crate::ml::runtime_slot::RuntimeSlot;
+use crate::ml::runtime_slot::{RuntimeSlot, choose_runtime};
 use crate::ml::transcription::{self, Mode, TranscribeOptions};
 use crate::protocol::{Event, JobId};
 
@@ -24,9 +22,7 @@ impl EngineThread {
         let preference = self.config.backend;
         let events = self.events.clone();
         self.runtime.choose(move || {
-            // Asking for the CPU needs no look at the graphics drivers.
-            let adapters = if preference == BackendPreference::Cpu { Vec::new() } else { probe_adapters() };
-            let runtime = select_backend(preference, &adapters);
+            let runtime = choose_runtime(preference);
             let _ = events.send(Event::Backend {
                 kind: runtime.kind,
                 adapter: runtime.adapter.clone(),

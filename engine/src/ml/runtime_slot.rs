@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use cadenza_models::{BackendPreference, MlRuntime, select_backend};
+use cadenza_models::{BackendPreference, MlRuntime, probe_adapters, select_backend};
 
 #[derive(Debug, Clone, Default)]
 pub struct RuntimeSlot {
@@ -41,4 +41,10 @@ impl RuntimeSlot {
     pub fn wait(&self) -> &MlRuntime {
         self.runtime.wait()
     }
+}
+
+/// The runtime for `preference`. Asking for the CPU needs no look at the graphics drivers.
+pub fn choose_runtime(preference: BackendPreference) -> MlRuntime {
+    let adapters = if preference == BackendPreference::Cpu { Vec::new() } else { probe_adapters() };
+    select_backend(preference, &adapters)
 }

@@ -1,6 +1,7 @@
 //! Audio file → notes with Basic Pitch: decode and resample piece by piece, run the model window
 //! by window, create notes, and place them in a new song at a tempo (with pitch bends).
 
+pub mod batch;
 mod jobs;
 pub mod live;
 mod placement;
@@ -123,6 +124,44 @@ pub fn transcribe_on(
             return Err(TranscribeError::Cancelled);
         }
     }
+    finish(path, options, &audio, samples, transcriber, progress)
+}
+
+/// As [`transcribe_file`] with the model already loaded on `device` (a batch loads it once per
+/// worker, not once per file).
+pub fn transcribe_with(
+    path: &Path,
+    options: &TranscribeOptions,
+    model: &BasicPitch,
+    device: &Device,
+    progress: &mut dyn FnMut(f32, &str) -> bool,
+) -> Result<Transcription, TranscribeError> {
+    if !progress(0.0, "reading audio") {
+        return Err(TranscribeError::Cancelled);
+    }
+    let mut audio = open_audio(path, options.mode)?;
+    let mut transcriber = StreamingTranscriber::new(model, device, options.mode, options.note_settings(), BATCH);
+    let mut samples = 0usize;
+    while let Some(piece) = audio.next_piece()? {
+        samples += piece.len();
+        transcriber.push(&piece);
+        if !progress(0.95 * audio.fraction_read(), "listening") {
+            return Err(TranscribeError::Cancelled);
+        }
+    }
+    finish(path, options, &audio, samples, transcriber, progress)
+}
+
+/// The notes of a file read to its end: an error if nothing could be read, else the song, with
+/// what was wrong with the file if it was damaged.
+fn finish(
+    path: &Path,
+    options: &TranscribeOptions,
+    audio: &AudioStream,
+    samples: usize,
+    transcriber: StreamingTranscriber<'_>,
+    progress: &mut dyn FnMut(f32, &str) -> bool,
+) -> Result<Transcription, TranscribeError> {
     if samples == 0 {
         return Err(match audio.damage() {
             Some(reason) => AudioFileError::Damaged { path: path.to_path_buf(), reason },
