@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use cadenza_engine::EngineConfig;
-use cadenza_engine::ml::runtime_slot::choose_runtime;
+use cadenza_engine::ml::runtime_slot::{RuntimeSlot, choose_runtime};
 use cadenza_engine::ml::transcription::TranscribeOptions;
-use cadenza_engine::ml::transcription::batch::{self, BatchSummary, FileOutcome};
+use cadenza_engine::ml::transcription::batch::{self, BatchContext, BatchSummary, FileOutcome};
 use cadenza_engine::{BackendKind, MlRuntime};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -28,9 +28,10 @@ pub fn transcribe_library(config: &EngineConfig, args: &TranscribeArgs, options:
     if plan.todo.is_empty() {
         return Ok(());
     }
-    let runtime = choose_runtime(config.backend);
+    let runtime = choose_runtime(config.backend.clone());
     let workers = args.jobs.map_or_else(|| default_workers(&runtime), usize::from);
-    eprintln!("cadenza: models on {}; {workers} files at once", runtime.reason);
+    eprintln!("cadenza: ML backend {}: {}. {workers} files at once", runtime.kind, runtime.reason);
+    let bar = files_bar(plan.todo.len());
 
     let cancel = Arc::new(AtomicBool::new(false));
     let on_signal = Arc::clone(&cancel);
@@ -40,14 +41,16 @@ pub fn transcribe_library(config: &EngineConfig, args: &TranscribeArgs, options:
             std::process::exit(130);
         }
     });
-    let bar = files_bar(plan.todo.len());
     let on_file = |_: &batch::BatchItem, outcome: &FileOutcome| {
         if let FileOutcome::Failed(reason) = outcome {
             bar.suspend(|| eprintln!("cadenza: error: {reason}"));
         }
         bar.inc(1);
     };
-    let summary = batch::run(&plan, options, &runtime.device, workers, &cancel, &on_file);
+    let on_notice = |text: String| bar.suspend(|| eprintln!("cadenza: note: {text}"));
+    let slot = RuntimeSlot::ready(runtime);
+    let context = BatchContext { runtime: &slot, workers, cancel: &cancel, on_file: &on_file, on_notice: &on_notice };
+    let summary = batch::run(&plan, options, &context);
     bar.finish_and_clear();
     let summary = summary?;
     eprintln!("{}", describe(&summary));
@@ -66,6 +69,8 @@ fn default_workers(runtime: &MlRuntime) -> usize {
     match runtime.kind {
         BackendKind::Cpu => std::thread::available_parallelism().map_or(1, usize::from),
         BackendKind::Wgpu => 2,
+        // Each file waits on the network between windows: several keep the server busy.
+        BackendKind::Remote => 4,
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use cadenza_engine::song::Song;
 use cadenza_engine::timing::format_seconds;
-use cadenza_engine::{Engine, EngineConfig, EngineHandle, Event, JobId, JobOutput};
+use cadenza_engine::{BackendKind, Engine, EngineConfig, EngineHandle, Event, JobId, JobOutput};
 use cadenza_engine::{gm, project};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -29,14 +29,36 @@ fn wait_for(engine: &EngineHandle, id: JobId, bar: Option<&ProgressBar>) -> Resu
             Event::JobFinished { id: job, output } if job == id => return Ok(output),
             Event::JobFailed { id: job, message } if job == id => bail!(message),
             Event::JobCancelled { id: job } if job == id => bail!("cancelled"),
-            Event::Notice(text) => match bar {
-                Some(bar) => bar.suspend(|| eprintln!("cadenza: note: {text}")),
-                None => eprintln!("cadenza: note: {text}"),
-            },
+            Event::Notice(text) => note(bar, &text),
+            // Where a server was asked for, say whether it is used (a local choice is quiet).
+            Event::Backend { kind: BackendKind::Remote, reason, .. } => note(bar, &format!("models on {reason}")),
+            Event::Backend { reason, .. } if reason.contains("remote://") => note(bar, &reason),
             _ => {}
         }
     }
     bail!("the engine stopped unexpectedly")
+}
+
+/// Waits for the engine's backend choice and says it, with what else it said meanwhile.
+fn wait_for_backend(engine: &EngineHandle) {
+    let patience = cadenza_models::remote::CONNECT_TIMEOUT + Duration::from_secs(5);
+    while let Ok(event) = engine.events().recv_timeout(patience) {
+        match event {
+            Event::Backend { kind: BackendKind::Remote, reason, .. } => {
+                return note(None, &format!("models on {reason}"));
+            }
+            Event::Backend { reason, .. } => return note(None, &reason),
+            Event::Notice(text) => note(None, &text),
+            _ => {}
+        }
+    }
+}
+
+fn note(bar: Option<&ProgressBar>, text: &str) {
+    match bar {
+        Some(bar) => bar.suspend(|| eprintln!("cadenza: note: {text}")),
+        None => eprintln!("cadenza: note: {text}"),
+    }
 }
 
 /// Waits for a job without a progress bar.
@@ -213,8 +235,14 @@ pub fn transcribe(config: EngineConfig, args: &TranscribeArgs) -> Result<()> {
         std::fs::create_dir_all(&args.output)
             .with_context(|| format!("{}: cannot create the output folder", args.output.display()))?;
     }
+    let asks_for_a_server = matches!(config.backend, cadenza_engine::BackendPreference::Remote(_));
     let engine = Engine::spawn(EngineConfig { choose_backend_at_start: true, ..config })
         .context("could not start the engine thread")?;
+    if asks_for_a_server {
+        // Said before any file, whether the server answered or not (a short file would finish
+        // on the CPU while the connection is still being tried, and the answer go unheard).
+        wait_for_backend(&engine);
+    }
     let mut failures = 0;
     let found: Vec<(PathBuf, PathBuf)> = args.inputs.iter().map(|input| (input.clone(), PathBuf::new())).collect();
     let names = cadenza_engine::ml::transcription::batch::midi_names(&found);

@@ -7,4 +7,5 @@ pub mod continue_cli;
 pub mod demo;
 pub mod gui;
 pub mod record_cli;
+pub mod serve_cli;
 pub mod vae_cli;

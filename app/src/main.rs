@@ -1,6 +1,6 @@
 //! `cadenza`: the GUI with no subcommand, or headless jobs from the command line.
 
-use cadenza::{cli, continue_cli, gui, record_cli, vae_cli};
+use cadenza::{cli, continue_cli, gui, record_cli, serve_cli, vae_cli};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,7 +12,8 @@ use clap::{Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(name = "cadenza", version, about = "Cadenza: a music workstation with on-device machine learning")]
 struct Cli {
-    /// ML backend: auto (wgpu on a GPU, else CPU), cpu or wgpu.
+    /// ML backend: auto (wgpu on a GPU, else CPU), cpu, wgpu, or remote://[TOKEN@]HOST:PORT (a
+    /// `cadenza serve` server; the CPU when it cannot be reached).
     #[arg(long, global = true, env = "CADENZA_BACKEND", default_value = "auto", value_parser = parse_backend)]
     backend: BackendPreference,
     /// General MIDI SoundFont (.sf2) for playback and rendering, or `builtin` [default: search
@@ -48,6 +49,9 @@ enum Command {
     Recover(record_cli::RecoverArgs),
     /// Continue a MIDI file for N bars in a chosen style and instruments.
     Continue(continue_cli::ContinueArgs),
+    /// Lend this machine's ML device (--backend) to Cadenza on other machines, which run with
+    /// --backend remote://HOST:PORT.
+    Serve(serve_cli::ServeArgs),
 }
 
 fn parse_backend(s: &str) -> Result<BackendPreference, String> {
@@ -70,6 +74,7 @@ fn main() -> ExitCode {
         Some(Command::Continue(args)) => continue_cli::run(config, &args),
         Some(Command::Record(args)) => record_cli::record(config, &args),
         Some(Command::Recover(args)) => record_cli::recover(config, &args),
+        Some(Command::Serve(args)) => serve_cli::run(&config, &args),
         None => gui::run(config, cli.file),
     };
     match result {

@@ -8,6 +8,7 @@ pub mod data;
 pub mod kernels;
 #[cfg(feature = "train")]
 pub mod progress;
+pub mod remote;
 pub mod runtime;
 #[cfg(feature = "train")]
 pub mod training;

@@ -10,24 +10,38 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use burn::tensor::{Device, DeviceKind, Tensor};
 use thiserror::Error;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub use crate::remote::RemoteAddress;
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum BackendPreference {
     /// wgpu on a hardware adapter when there is one, else the CPU.
     #[default]
     Auto,
     Cpu,
     Wgpu,
+    /// A `cadenza serve` server's device; the CPU when it cannot be reached.
+    Remote(RemoteAddress),
+}
+
+impl BackendPreference {
+    /// Whether choosing needs a look at the graphics drivers.
+    pub fn may_use_a_local_gpu(&self) -> bool {
+        matches!(self, Self::Auto | Self::Wgpu)
+    }
 }
 
 impl std::str::FromStr for BackendPreference {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.starts_with("remote://") {
+            return RemoteAddress::parse(s).map(Self::Remote);
+        }
         match s.to_ascii_lowercase().as_str() {
             "auto" => Ok(Self::Auto),
             "cpu" => Ok(Self::Cpu),
             "wgpu" | "gpu" => Ok(Self::Wgpu),
-            other => Err(format!("unknown backend '{other}' (expected auto, cpu or wgpu)")),
+            other => Err(format!("unknown backend '{other}' (expected auto, cpu, wgpu or remote://HOST:PORT)")),
         }
     }
 }
@@ -36,6 +50,8 @@ impl std::str::FromStr for BackendPreference {
 pub enum BackendKind {
     Wgpu,
     Cpu,
+    /// A server's device, through Burn's remote backend.
+    Remote,
 }
 
 impl fmt::Display for BackendKind {
@@ -43,6 +59,7 @@ impl fmt::Display for BackendKind {
         f.write_str(match self {
             Self::Wgpu => "wgpu",
             Self::Cpu => "CPU (Flex)",
+            Self::Remote => "remote server",
         })
     }
 }
@@ -157,6 +174,17 @@ pub fn select_backend(preference: BackendPreference, adapters: &[AdapterInfo]) -
     let hardware = adapters.iter().find(|a| !a.is_software());
     let runtime = match (preference, hardware) {
         (BackendPreference::Cpu, _) => cpu("CPU requested".into()),
+        (BackendPreference::Remote(address), _) => {
+            match crate::remote::connect(&address, crate::remote::CONNECT_TIMEOUT) {
+                Ok(device) => MlRuntime {
+                    kind: BackendKind::Remote,
+                    device,
+                    adapter: Some(address.to_string()),
+                    reason: format!("the server at {address}"),
+                },
+                Err(err) => cpu(format!("{err}; running models on the CPU")),
+            }
+        }
         (_, Some(adapter)) => {
             let index = adapters
                 .iter()
@@ -175,7 +203,7 @@ pub fn select_backend(preference: BackendPreference, adapters: &[AdapterInfo]) -
     };
     match smoke_test(&runtime) {
         Ok(()) => runtime,
-        Err(err) if runtime.kind == BackendKind::Wgpu => cpu(format!("{err}; using the CPU")),
+        Err(err) if runtime.kind != BackendKind::Cpu => cpu(format!("{err}; using the CPU")),
         Err(err) => MlRuntime { reason: format!("{} ({err})", runtime.reason), ..runtime },
     }
 }

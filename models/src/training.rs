@@ -74,15 +74,12 @@ pub fn decayed_learning_rate(base: f64, decay: f64, floor: f64, step: usize) -> 
     (base * decay.powi(step.min(i32::MAX as usize) as i32)).max(floor)
 }
 
-/// Where a trainer runs: `--device auto|cpu|wgpu`, chosen as inference chooses (a real GPU
-/// adapter, else the CPU), and the reason, which the trainer prints and records. The device
-/// returned is the plain one; training runs on its autodiff twin.
+/// Where a trainer runs: `--device auto|cpu|wgpu|remote://HOST:PORT`, chosen as inference
+/// chooses (a real GPU adapter or the server, else the CPU), and the reason, which the trainer
+/// prints and records. The device returned is the plain one; training runs on its autodiff twin.
 pub fn training_device(preference: crate::runtime::BackendPreference) -> (burn::tensor::Device, String) {
-    let adapters = match preference {
-        // Asking for the CPU probes nothing, so a default run touches no graphics driver.
-        crate::runtime::BackendPreference::Cpu => Vec::new(),
-        _ => crate::runtime::probe_adapters(),
-    };
+    // Asking for the CPU probes nothing, so a default run touches no graphics driver.
+    let adapters = if preference.may_use_a_local_gpu() { crate::runtime::probe_adapters() } else { Vec::new() };
     let runtime = crate::runtime::select_backend(preference, &adapters);
     (runtime.device, format!("{}: {}", runtime.kind, runtime.reason))
 }

@@ -38,8 +38,10 @@ impl Default for LiveNotesView {
 pub struct Studio {
     /// Why the ML backend is the one it is.
     pub backend: String,
-    /// "CPU (Flex)" or "wgpu", once chosen.
+    /// "CPU (Flex)", "wgpu" or "remote server", once chosen.
     pub backend_kind: String,
+    /// What Devices ▸ ML backend ▸ Server holds: `HOST:PORT` (or `TOKEN@HOST:PORT`).
+    pub server_address: String,
     pub audio: String,
     pub devices: DeviceList,
     /// MIDI keyboard recording into the selected track.
@@ -58,6 +60,7 @@ impl Default for Studio {
         Self {
             backend: "choosing ML backend…".into(),
             backend_kind: "starting…".into(),
+            server_address: "127.0.0.1:7878".into(),
             audio: "starting audio…".into(),
             devices: DeviceList::default(),
             armed: false,

@@ -1,10 +1,11 @@
 //! The transport bar (files, play/stop/record, loop, metronome, tempo, metre, position) and
 //! the editing toolbar above the roll (tools, grid, quantise, undo/redo).
 
-use cadenza_engine::Command;
 use cadenza_engine::Edit;
 use cadenza_engine::song::{TempoChange, TimeSignatureChange};
 use cadenza_engine::timing::{TempoMap, format_seconds};
+use cadenza_engine::{BackendPreference, Command};
+use cadenza_models::remote::RemoteAddress;
 use eframe::egui;
 
 use super::roll::{Grid, Tool};
@@ -160,8 +161,43 @@ fn devices_menu(session: &Session, studio: &mut Studio, ui: &mut egui::Ui) {
             session.send(Command::MonitorInput { device: studio.audio_input.clone(), on: metering });
         }
         ui.separator();
+        backend_choice(session, studio, ui);
+        ui.separator();
         if ui.button("Rescan devices").clicked() {
             session.send(Command::RefreshDevices);
+        }
+    });
+}
+
+/// Devices ▸ ML backend: what runs the models now, and a new choice (a `cadenza serve` machine
+/// included); the status line reports the outcome.
+fn backend_choice(session: &Session, studio: &mut Studio, ui: &mut egui::Ui) {
+    ui.label(format!("ML backend: {}", studio.backend_kind)).on_hover_text(&studio.backend);
+    ui.weak(&studio.backend);
+    ui.horizontal(|ui| {
+        if ui.button("Auto").on_hover_text("wgpu on a real GPU, else the CPU").clicked() {
+            session.send(Command::SetBackend(BackendPreference::Auto));
+        }
+        if ui.button("CPU").clicked() {
+            session.send(Command::SetBackend(BackendPreference::Cpu));
+        }
+    });
+    ui.horizontal(|ui| {
+        ui.label("Server remote://");
+        ui.add(egui::TextEdit::singleline(&mut studio.server_address).desired_width(160.0));
+        let address = RemoteAddress::parse(&format!("remote://{}", studio.server_address.trim()));
+        let connect = ui.add_enabled(address.is_ok(), egui::Button::new("Use server"));
+        let connect = match &address {
+            Ok(_) => {
+                connect.on_hover_text("The models run on a `cadenza serve` machine; the CPU if it cannot be reached")
+            }
+            Err(why) => connect.on_disabled_hover_text(why),
+        };
+        if connect.clicked()
+            && let Ok(address) = address
+        {
+            studio.backend_kind = "connecting…".into();
+            session.send(Command::SetBackend(BackendPreference::Remote(address)));
         }
     });
 }

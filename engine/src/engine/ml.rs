@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 
 use super::EngineThread;
+use cadenza_models::BackendPreference;
+
 use crate::ml::latent::{LatentRequest, LatentWorker, shipped_models};
 use crate::ml::runtime_slot::{RuntimeSlot, choose_runtime};
 use crate::ml::transcription::{self, Mode, TranscribeOptions};
@@ -19,7 +21,7 @@ impl EngineThread {
 
     /// Starts choosing the ML backend on its own thread, once; says what was chosen.
     pub(super) fn choose_backend(&mut self) {
-        let preference = self.config.backend;
+        let preference = self.config.backend.clone();
         let events = self.events.clone();
         self.runtime.choose(move || {
             let runtime = choose_runtime(preference);
@@ -30,6 +32,13 @@ impl EngineThread {
             });
             runtime
         });
+    }
+
+    /// A new choice: the slot the running jobs hold stays theirs; the next job gets this one.
+    pub(super) fn set_backend(&mut self, preference: BackendPreference) {
+        self.config.backend = preference;
+        self.runtime = RuntimeSlot::default();
+        self.choose_backend();
     }
 
     pub(super) fn transcribe(&mut self, id: JobId, path: PathBuf, options: TranscribeOptions) {

@@ -269,6 +269,8 @@ impl EngineThread {
                     watcher.list_now();
                 }
             }
+            #[cfg(feature = "ml")]
+            Command::SetBackend(preference) => self.set_backend(preference),
             Command::ConnectMidiInput(port) => {
                 let result = self.studio.connect_midi_input(port);
                 self.device_result(result);

@@ -104,6 +104,10 @@ pub enum Command {
         velocity: u8,
     },
     RefreshDevices,
+    /// Choose the ML backend again (Devices ▸ ML backend): jobs running keep their device,
+    /// later ones get the new choice, which an [`Event::Backend`] reports.
+    #[cfg(feature = "ml")]
+    SetBackend(cadenza_models::BackendPreference),
     ConnectMidiInput(Option<String>),
     ConnectMidiOutput(Option<String>),
     /// Record the keyboard into this track while playing (`None` disarms).

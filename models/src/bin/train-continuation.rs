@@ -57,7 +57,8 @@ enum Command {
         /// The fraction of training sequences asked for "any" style instead of their own.
         #[arg(long, default_value_t = TrainOptions::default().style_dropout)]
         style_dropout: f64,
-        /// Where to train: auto (a real GPU adapter through wgpu, else the CPU), cpu or wgpu.
+        /// Where to train: auto (a real GPU adapter through wgpu, else the CPU), cpu, wgpu, or
+        /// remote://HOST:PORT (a `cadenza serve` server, e.g. on a GPU machine).
         /// The default is the CPU, so a run reproduces exactly.
         #[arg(long, default_value = "cpu")]
         device: BackendPreference,

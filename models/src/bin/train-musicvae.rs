@@ -80,7 +80,8 @@ enum Command {
         /// Ignored when --out already holds a checkpoint to resume.
         #[arg(long)]
         init_from: Option<PathBuf>,
-        /// Where to train: auto (a real GPU adapter through wgpu, else the CPU), cpu or wgpu.
+        /// Where to train: auto (a real GPU adapter through wgpu, else the CPU), cpu, wgpu, or
+        /// remote://HOST:PORT (a `cadenza serve` server, e.g. on a GPU machine).
         /// The default is the CPU, so a run reproduces exactly.
         #[arg(long, default_value = "cpu")]
         device: BackendPreference,

@@ -13,11 +13,12 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
-use cadenza_models::Device;
 use cadenza_models::basic_pitch::BasicPitch;
+use cadenza_models::{BackendKind, Device};
 use thiserror::Error;
 
 use super::{TranscribeError, TranscribeOptions, transcribe_with};
+use crate::ml::runtime_slot::RuntimeSlot;
 use crate::quiet_panic::catch_reader_panic;
 
 /// What symphonia reads here (see [`crate::audio_file`]), by file extension.
@@ -152,35 +153,56 @@ pub struct BatchSummary {
     pub seconds: f64,
 }
 
-/// Transcribes every file of `plan.todo` on `device`, `workers` at a time, each worker with its
-/// own copy of the model. `on_file` hears of each file as it ends (from the workers' threads);
-/// `cancel` stops the batch between files and inside them.
+/// Where a batch runs and what it reports besides each file.
+pub struct BatchContext<'a> {
+    /// The device chosen; a server that stops answering hands the rest to the CPU.
+    pub runtime: &'a RuntimeSlot,
+    pub workers: usize,
+    /// Stops the batch between files and inside them.
+    pub cancel: &'a AtomicBool,
+    /// Each file as it ends (called from the workers' threads).
+    pub on_file: &'a (dyn Fn(&BatchItem, &FileOutcome) + Sync),
+    /// What the user should know of, once (the switch to the CPU).
+    pub on_notice: &'a (dyn Fn(String) + Sync),
+}
+
+/// Transcribes every file of `plan.todo`, `context.workers` at a time, each worker with its own
+/// copy of the model.
 pub fn run(
     plan: &BatchPlan,
     options: &TranscribeOptions,
-    device: &Device,
-    workers: usize,
-    cancel: &AtomicBool,
-    on_file: &(dyn Fn(&BatchItem, &FileOutcome) + Sync),
+    context: &BatchContext<'_>,
 ) -> Result<BatchSummary, TranscribeError> {
     let started = Instant::now();
+    let load = |device: &Device| BasicPitch::shipped(device).map_err(|e| TranscribeError::Model(e.to_string()));
+    let first_device = context.runtime.wait().device.clone();
     // Loaded once up front: a model that cannot load fails the batch, not each file.
-    let model = BasicPitch::shipped(device).map_err(|e| TranscribeError::Model(e.to_string()))?;
+    let model = context.runtime.run_with_fallback(context.on_notice, || load(&context.runtime.wait().device))?;
     let next = AtomicUsize::new(0);
     let summary = Mutex::new(BatchSummary { skipped: plan.done.len(), ..BatchSummary::default() });
     std::thread::scope(|scope| {
-        for _ in 0..workers.clamp(1, plan.todo.len().max(1)) {
-            let model = model.clone();
-            let (next, summary) = (&next, &summary);
+        for _ in 0..context.workers.clamp(1, plan.todo.len().max(1)) {
+            let mut loaded = (first_device.clone(), model.clone());
+            let (next, summary, cancel) = (&next, &summary, context.cancel);
             scope.spawn(move || {
                 while let Some(item) = plan.todo.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let outcome = if cancel.load(Ordering::Relaxed) {
                         FileOutcome::Cancelled
                     } else {
-                        transcribe_one(item, options, &model, device, cancel)
+                        context.runtime.run_with_fallback(context.on_notice, || {
+                            let runtime = context.runtime.wait();
+                            if loaded.0 != runtime.device {
+                                match load(&runtime.device) {
+                                    Ok(model) => loaded = (runtime.device.clone(), model),
+                                    Err(err) => return FileOutcome::Failed(err.to_string()),
+                                }
+                            }
+                            let on_server = runtime.kind == BackendKind::Remote;
+                            transcribe_one(item, options, &loaded.1, &runtime.device, on_server, cancel)
+                        })
                     };
                     record(&mut summary.lock().unwrap_or_else(std::sync::PoisonError::into_inner), item, &outcome);
-                    on_file(item, &outcome);
+                    (context.on_file)(item, &outcome);
                 }
             });
         }
@@ -203,12 +225,14 @@ fn record(summary: &mut BatchSummary, item: &BatchItem, outcome: &FileOutcome) {
     }
 }
 
-/// One file to its MIDI file. A panic inside (a reader's, or the device's) fails this file only.
+/// One file to its MIDI file. A panic inside (a reader's, or the device's) fails this file only,
+/// but for a server's: that one is the network's, and goes on to the CPU fallback.
 fn transcribe_one(
     item: &BatchItem,
     options: &TranscribeOptions,
     model: &BasicPitch,
     device: &Device,
+    on_server: bool,
     cancel: &AtomicBool,
 ) -> FileOutcome {
     let mut progress = |_: f32, _: &str| !cancel.load(Ordering::Relaxed);
@@ -222,6 +246,7 @@ fn transcribe_one(
         Ok(Ok(transcription)) => transcription,
         Ok(Err(TranscribeError::Cancelled)) => return FileOutcome::Cancelled,
         Ok(Err(err)) => return failed(err.to_string()),
+        Err(panic) if on_server => std::panic::resume_unwind(panic),
         Err(panic) => return failed(format!("the model failed: {}", cadenza_models::runtime::panic_message(&panic))),
     };
     if let Some(folder) = item.output.parent()

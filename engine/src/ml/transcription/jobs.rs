@@ -12,8 +12,14 @@ use crate::protocol::{Job, JobOutput};
 /// chosen and moves to the chosen device once it is known.
 pub fn transcription_job(path: PathBuf, options: TranscribeOptions, runtime: RuntimeSlot) -> Job {
     Job::new(format!("Transcribe {}", path.display()), move |ctx| {
-        let mut progress = |fraction: f32, message: &str| ctx.report(f64::from(fraction), message);
-        let transcription = transcribe_on(&path, &options, DeviceChoice::Pending(&runtime), &mut progress)
+        let transcription = runtime
+            .run_with_fallback(
+                |notice| ctx.notice(notice),
+                || {
+                    let mut progress = |fraction: f32, message: &str| ctx.report(f64::from(fraction), message);
+                    transcribe_on(&path, &options, DeviceChoice::Pending(&runtime), &mut progress)
+                },
+            )
             .map_err(TranscribeError::into_job_error)?;
         if let Some(damage) = transcription.damage {
             ctx.notice(damage);
@@ -27,9 +33,16 @@ pub fn transcription_job(path: PathBuf, options: TranscribeOptions, runtime: Run
 /// from them).
 pub fn listen_job(path: PathBuf, mode: Mode, runtime: RuntimeSlot) -> Job {
     Job::new(format!("Listen to {}", path.display()), move |ctx| {
-        let device = runtime.wait().device.clone();
-        let mut progress = |fraction: f32, message: &str| ctx.report(f64::from(fraction), message);
-        let listened = listen(&path, mode, &device, &mut progress).map_err(TranscribeError::into_job_error)?;
+        let listened = runtime
+            .run_with_fallback(
+                |notice| ctx.notice(notice),
+                || {
+                    let device = runtime.wait().device.clone();
+                    let mut progress = |fraction: f32, message: &str| ctx.report(f64::from(fraction), message);
+                    listen(&path, mode, &device, &mut progress)
+                },
+            )
+            .map_err(TranscribeError::into_job_error)?;
         Ok(JobOutput::Listened(Arc::new(listened)))
     })
 }
