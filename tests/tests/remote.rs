@@ -120,12 +120,8 @@ fn a_batch_runs_several_files_on_the_server_and_finishes_on_the_cpu_when_it_goes
     }
     let mut server = Server::start();
     let out = dir.path().join("midi");
-    let client = Command::new(cadenza_binary())
-        .args(["--backend", &server.address, "transcribe", library.to_str().unwrap(), "-o", out.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    // A folder is a batch.
+    let client = transcribe(&server.address, &library, &out).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(2500));
     server.child.kill().unwrap();
     let run = client.wait_with_output().unwrap();
