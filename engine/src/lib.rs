@@ -11,6 +11,7 @@ mod flac_claims;
 pub mod fsutil;
 pub mod gm;
 pub mod history;
+pub mod instrument_range;
 pub mod midi;
 #[cfg(feature = "ml")]
 pub mod ml;

@@ -180,7 +180,15 @@ impl CadenzaApp {
     fn event(&mut self, event: Event) {
         let session = &mut self.session;
         match event {
-            Event::Backend { kind, reason, .. } => {
+            Event::Backend { kind, reason, adapter } => {
+                // A server chosen elsewhere (--backend, CADENZA_BACKEND) shows in the field. A
+                // token is never echoed back, so one typed in is kept.
+                if kind == cadenza_engine::BackendKind::Remote
+                    && let Some(host) = adapter.as_deref().and_then(|a| a.strip_prefix("remote://"))
+                    && !self.studio.server_address.ends_with(host)
+                {
+                    self.studio.server_address = host.to_string();
+                }
                 self.studio.backend_kind = kind.to_string();
                 self.studio.backend = reason;
             }

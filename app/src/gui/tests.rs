@@ -10,7 +10,7 @@ use cadenza_engine::song::{Note, Song, Track};
 use cadenza_engine::{Command, Engine, EngineConfig};
 use eframe::egui::{self, Modifiers, PointerButton, Pos2};
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 
 use super::CadenzaApp;
 
@@ -768,4 +768,80 @@ fn a_job_ending_reaches_only_the_panel_that_asked_for_it() {
     f.settle_within(Duration::from_secs(30), |app| app.continuation.running.is_none());
     assert_eq!(f.app().continuation.status, "stopped");
     assert!(f.app().continuation.results.is_none());
+}
+
+/// Devices ▸ ML backend: a `cadenza serve` on loopback is typed in and used (the status line
+/// says so), an address that does not parse cannot be sent, a port nobody answers falls back
+/// to the CPU with the reason, and CPU switches back.
+#[test]
+fn devices_ml_backend_uses_a_server_and_falls_back_to_the_cpu_when_none_answers() {
+    use cadenza_models::remote::BoundServer;
+    let server = BoundServer::bind("127.0.0.1:0").unwrap();
+    let served = server.local_address().unwrap();
+    std::thread::spawn(move || server.serve(cadenza_models::Device::flex(), None));
+    // A port that was free a moment ago: nobody answers there.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+
+    let mut f = start(one_track(&[Note::new(0, STEP, 60, 100)]));
+    let use_address = |f: &mut Fixture, address: &str| {
+        f.click_label("Devices");
+        let current = f.app().studio.server_address.clone();
+        let field = || egui_kittest::kittest::by().role(egui::accesskit::Role::TextInput).value(&current);
+        f.harness.get(field()).focus();
+        f.harness.step();
+        f.key(Modifiers::COMMAND, egui::Key::A);
+        f.harness.get(field()).type_text(address);
+        f.harness.step();
+        assert_eq!(f.app().studio.server_address, address);
+    };
+
+    use_address(&mut f, &served.to_string());
+    f.click_label("Use server");
+    assert_eq!(f.app().studio.backend_kind, "connecting…");
+    f.settle_within(Duration::from_secs(30), |app| app.studio.backend_kind != "connecting…");
+    assert_eq!(f.app().studio.backend_kind, "remote server", "{}", f.app().studio.backend);
+    assert!(f.app().studio.backend.contains(&served.to_string()), "{}", f.app().studio.backend);
+
+    f.key(Modifiers::NONE, egui::Key::Escape);
+    use_address(&mut f, "not a server");
+    assert!(
+        f.harness.get_by_label("Use server").accesskit_node().is_disabled(),
+        "an address that does not parse was offered"
+    );
+
+    f.key(Modifiers::NONE, egui::Key::Escape);
+    use_address(&mut f, &silent.to_string());
+    f.click_label("Use server");
+    f.settle_within(Duration::from_secs(30), |app| app.studio.backend_kind != "connecting…");
+    assert_eq!(f.app().studio.backend_kind, "CPU (Flex)");
+    assert!(f.app().studio.backend.contains("running models on the CPU"), "{}", f.app().studio.backend);
+
+    f.key(Modifiers::NONE, egui::Key::Escape);
+    f.click_label("Devices");
+    f.click_label("CPU");
+    f.settle(|app| app.studio.backend == "CPU requested");
+}
+
+/// The roll shades the keys the edited track's instrument cannot play and says why when the
+/// pointer rests on one (the roll's hover text): B5 is above a cello's A5; an empty row inside
+/// the range, or any row of a drum track, says nothing.
+#[test]
+fn the_roll_marks_keys_outside_the_instruments_range() {
+    use super::roll::RollInput;
+    use super::roll::draw::hover_text;
+    let mut song = one_track(&[Note::new(0, STEP, 60, 100)]);
+    song.tracks[0].program = 42;
+    let f = start(song);
+    let hover = |song: &Song, pitch: u8| {
+        let input =
+            RollInput { song, track: 0, playhead: 0, playing: false, loop_ticks: None, live: None, continuation: &[] };
+        let view = f.app().session.roll.viewport.expect("the roll was drawn");
+        hover_text(&view, &input, f.pos(4 * STEP, pitch))
+    };
+    let song = f.app().session.song.clone();
+    assert_eq!(hover(&song, 83).as_deref(), Some("B5 · above the range of Cello (C2–A5)"));
+    assert_eq!(hover(&song, 70), None);
+    let mut drums = (*song).clone();
+    drums.tracks[0].is_drum = true;
+    assert_eq!(hover(&drums, 83), None);
 }

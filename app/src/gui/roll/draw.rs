@@ -2,9 +2,9 @@
 //! colour with velocity shading, the others as ghosts), gesture previews, and the keyboard.
 //! Only what is on screen is drawn: notes are culled by time with a binary search and by pitch.
 
-use cadenza_engine::gm;
 use cadenza_engine::song::{Note, Song, Track};
 use cadenza_engine::timing::ticks_per_bar;
+use cadenza_engine::{gm, instrument_range};
 use eframe::egui::{self, Align2, Color32, FontId, Painter, Pos2, Rect, Stroke, StrokeKind};
 
 use super::editor::Drag;
@@ -51,11 +51,17 @@ pub fn roll(
     let line = if dark { Color32::from_gray(60) } else { Color32::from_gray(205) };
     let clip = painter.with_clip_rect(view.grid);
     let (low, high) = view.visible_pitches();
+    let range = edited_range(input);
+    // Rows the edited track's instrument cannot play are shaded (the engine's range table).
+    let unplayable = if dark { Color32::from_black_alpha(110) } else { Color32::from_black_alpha(34) };
     for pitch in low..=high {
         let top = view.row_top(pitch);
         let row =
             Rect::from_min_max(Pos2::new(view.grid.left(), top), Pos2::new(view.grid.right(), top + view.key_height));
         clip.rect_filled(row, 0.0, if is_black_key(pitch) { row_dark } else { row_light });
+        if range.as_ref().is_some_and(|r| !r.contains(&pitch)) {
+            clip.rect_filled(row, 0.0, unplayable);
+        }
         if pitch % 12 == 0 {
             clip.line_segment([row.left_bottom(), row.right_bottom()], Stroke::new(1.0, line));
         }
@@ -111,7 +117,13 @@ pub fn roll(
         notes(&clip, view, track, |_| proposal, None, true);
     }
     ruler(painter, view, input, line);
-    keyboard(painter, view, low, high);
+    keyboard(painter, view, low, high, range);
+}
+
+/// Where the edited track's instrument can play (none on drums, or with no track).
+fn edited_range(input: &RollInput<'_>) -> Option<std::ops::RangeInclusive<u8>> {
+    let track = input.song.tracks.get(input.track)?;
+    instrument_range::playable_range(track.program, track.is_drum)
 }
 
 /// Ghost notes, and the edited track above this many visible notes, notes are drawn as plain rectangles in one mesh, and a note
@@ -295,13 +307,16 @@ fn ruler(painter: &Painter, view: &Viewport, input: &RollInput<'_>, line: Color3
     painter.line_segment([view.ruler.left_bottom(), view.ruler.right_bottom()], Stroke::new(1.0, line));
 }
 
-fn keyboard(painter: &Painter, view: &Viewport, low: u8, high: u8) {
+fn keyboard(painter: &Painter, view: &Viewport, low: u8, high: u8, range: Option<std::ops::RangeInclusive<u8>>) {
     let keys = view.keys;
     let clip = painter.with_clip_rect(keys);
     clip.rect_filled(keys, 0.0, Color32::from_gray(245));
     for pitch in low..=high {
         let top = view.row_top(pitch);
         let key = Rect::from_min_max(Pos2::new(keys.left(), top), Pos2::new(keys.right(), top + view.key_height));
+        if range.as_ref().is_some_and(|r| !r.contains(&pitch)) {
+            clip.rect_filled(key, 0.0, Color32::from_gray(188));
+        }
         if is_black_key(pitch) {
             clip.rect_filled(key.with_max_x(keys.left() + keys.width() * 0.62), 1.0, Color32::from_gray(30));
         } else {
@@ -340,5 +355,15 @@ pub fn hover_text(view: &Viewport, input: &RollInput<'_>, pos: Pos2) -> Option<S
             return Some(format!("{name} · velocity {} · {at} · {}", note.velocity, track.name));
         }
     }
-    None
+    // An empty row outside the edited instrument's range says so.
+    let track = song.tracks.get(input.track)?;
+    let range = edited_range(input).filter(|r| !r.contains(&pitch))?;
+    let side = if pitch < *range.start() { "below" } else { "above" };
+    Some(format!(
+        "{} · {side} the range of {} ({}–{})",
+        gm::pitch_name(pitch),
+        gm::program_name(track.program),
+        gm::pitch_name(*range.start()),
+        gm::pitch_name(*range.end())
+    ))
 }

@@ -2,7 +2,7 @@
 //! them. It draws a song it is given and answers with [`RollAction`]s; it never edits the song
 //! itself, so every change goes through the engine's edits and history.
 
-mod draw;
+pub(crate) mod draw;
 mod editor;
 mod grid;
 mod velocity;
