@@ -27,6 +27,10 @@ pub struct ContinueArgs {
     /// Comma-separated instruments (see --list-styles); the prompt's own when omitted.
     #[arg(long, default_value = "")]
     pub instruments: String,
+    /// Let a variation leave some of the instruments out (by default each one enters in the
+    /// first bar; notes always stay in their instrument's range).
+    #[arg(long)]
+    pub allow_fewer_instruments: bool,
     #[arg(long, default_value_t = 1.0)]
     pub temperature: f32,
     #[arg(long, default_value_t = 0.95)]
@@ -97,6 +101,7 @@ pub fn run(config: EngineConfig, args: &ContinueArgs) -> Result<()> {
             top_p: args.top_p.clamp(0.01, 1.0),
             style_guidance: args.style_strength.clamp(0.0, 4.0),
             seed: args.seed,
+            every_instrument: !args.allow_fewer_instruments,
             ..GenerationOptions::default()
         },
     };

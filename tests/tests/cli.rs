@@ -123,10 +123,12 @@ fn unknown_backend_is_rejected() {
 }
 
 /// `cadenza continue` on a real chorale with the shipped model: a composer's name is taken as
-/// the style he is grouped into (and says so), each variant is the song plus new tracks of the
-/// requested instruments, and an unknown style is refused with the list of styles.
+/// the style he is grouped into (and says so), each variant is the song plus one new track for
+/// every requested instrument, each note inside that instrument's range, and an unknown style
+/// is refused with the list of styles.
 #[test]
 fn continue_adds_tracks_of_the_requested_instruments() {
+    use cadenza_engine::instrument_range::playable_range;
     let dir = tempfile::tempdir().unwrap();
     let input = fixture("corpus/bach_bwv66.6.mid");
     let out = cadenza(&[
@@ -137,7 +139,7 @@ fn continue_adds_tracks_of_the_requested_instruments() {
         "--style",
         "mozart",
         "--instruments",
-        "violin,cello",
+        "violin,viola,cello",
         "-n",
         "2",
         "--seed",
@@ -151,10 +153,15 @@ fn continue_adds_tracks_of_the_requested_instruments() {
     for variant in 1..=2 {
         let song = read_song(&dir.path().join(format!("bach_bwv66.6-{variant}.mid"))).unwrap();
         let new_tracks = &song.tracks[original.tracks.len()..];
-        assert!(!new_tracks.is_empty(), "variant {variant} added no track");
-        // GM violin and cello.
-        assert!(new_tracks.iter().all(|t| [40, 42].contains(&t.program)), "variant {variant}: {new_tracks:?}");
-        assert!(song.note_count() > original.note_count());
+        // GM violin, viola and cello, each with notes.
+        let mut programs: Vec<u8> = new_tracks.iter().filter(|t| !t.notes.is_empty()).map(|t| t.program).collect();
+        programs.sort_unstable();
+        assert_eq!(programs, [40, 41, 42], "variant {variant}: {new_tracks:?}");
+        for track in new_tracks {
+            let range = playable_range(track.program, false).unwrap();
+            let outside: Vec<u8> = track.notes.iter().map(|n| n.pitch).filter(|p| !range.contains(p)).collect();
+            assert!(outside.is_empty(), "variant {variant}, {}: {outside:?} outside {range:?}", track.name);
+        }
     }
     let unknown = cadenza(&["continue", input.to_str().unwrap(), "--style", "jazz", "-o", "/dev/null"]);
     assert!(!unknown.status.success());

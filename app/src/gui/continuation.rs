@@ -21,6 +21,8 @@ pub struct Panel {
     pub open: bool,
     pub style: usize,
     pub instruments: Vec<Instrument>,
+    /// Every instrument plays in every variation (off: the model may leave some out).
+    pub every_instrument: bool,
     pub bars: u32,
     pub variations: usize,
     pub temperature: f32,
@@ -47,6 +49,7 @@ impl Default for Panel {
             open: false,
             style: 0,
             instruments: Vec::new(),
+            every_instrument: true,
             bars: 4,
             variations: 3,
             temperature: 1.0,
@@ -116,6 +119,7 @@ impl Panel {
                 top_p: self.top_p,
                 style_guidance: self.style_strength,
                 seed: self.seed,
+                every_instrument: self.every_instrument,
                 ..GenerationOptions::default()
             },
         }
@@ -281,6 +285,8 @@ pub fn show(panel: &mut Panel, session: &mut Session, ui: &mut egui::Ui) {
             }
         }
     });
+    ui.checkbox(&mut panel.every_instrument, "Every instrument plays")
+        .on_hover_text("Each instrument enters in the first bar of every variation; off, the model may leave some out. Notes always stay in their instrument's range");
     ui.add(egui::Slider::new(&mut panel.bars, 1..=32).text("Bars"));
     ui.add(egui::Slider::new(&mut panel.variations, 1..=8).text("Variations"));
     ui.add(egui::Slider::new(&mut panel.temperature, 0.0..=1.5).text("Temperature"));
@@ -357,6 +363,6 @@ pub fn show(panel: &mut Panel, session: &mut Session, ui: &mut egui::Ui) {
     ui.separator();
     ui.colored_label(
         Color32::GRAY,
-        "Instruments are enforced: only the ones chosen play. Infilling between two selections is not supported.",
+        "Only the instruments chosen play, each in its range (the shaded keys of its track). Infilling between two selections is not supported.",
     );
 }

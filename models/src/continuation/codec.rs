@@ -148,6 +148,11 @@ impl EventReader {
         self.pitch.is_some()
     }
 
+    /// The length of a bar in ticks.
+    pub fn bar_ticks(&self) -> u32 {
+        self.bar_ticks
+    }
+
     /// Ticks from now to the next bar line (a shift never crosses one: `Bar` does that).
     pub fn room_in_bar(&self) -> u32 {
         (self.bar_start + self.bar_ticks).saturating_sub(self.now)

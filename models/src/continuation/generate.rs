@@ -4,6 +4,7 @@
 //! sequence outgrows the model's context. Notes are handed out as soon as their duration is
 //! sampled, so a caller can stream them into the piano roll.
 
+use std::ops::RangeInclusive;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -42,6 +43,12 @@ pub struct GenerationOptions {
     /// 0 each token costs two passes. At 1 the requested style is recognised more often (the
     /// model card has the table).
     pub style_guidance: f32,
+    /// Where each instrument's notes may lie (sounding MIDI keys); an instrument not listed
+    /// plays anywhere. The engine fills it from its table of instrument ranges.
+    pub ranges: Vec<(Instrument, RangeInclusive<u8>)>,
+    /// Every instrument of the header plays in the first bar of the continuation (when the
+    /// instruments are enforced); off, the model may leave some out.
+    pub every_instrument: bool,
 }
 
 impl Default for GenerationOptions {
@@ -54,6 +61,8 @@ impl Default for GenerationOptions {
             max_tokens: 4096,
             enforce_instruments: true,
             style_guidance: 1.0,
+            ranges: Vec::new(),
+            every_instrument: true,
         }
     }
 }
@@ -99,20 +108,81 @@ pub struct Generated {
     pub seconds: f64,
 }
 
-/// Whether `token` may come next, where `reader` stands, playing only `instruments` (any when
-/// empty): a pitch takes its duration next, header tokens never recur, (as in the encoding) a
-/// shift stays inside its bar, and a pitch needs an allowed instrument first (the prompt may
-/// have left another one current).
-fn allowed_next(token: Token, reader: &EventReader, instruments: &[Instrument]) -> bool {
+/// What the requested instruments must do while a continuation is sampled: only they play,
+/// each in its range, and (when asked) each of them enters in the first bar.
+struct InstrumentRules<'a> {
+    /// Empty: any instrument.
+    allowed: &'a [Instrument],
+    ranges: &'a [(Instrument, RangeInclusive<u8>)],
+    /// Requested instruments that have not played yet; the first bar line waits for them.
+    missing: Vec<Instrument>,
+}
+
+impl<'a> InstrumentRules<'a> {
+    fn new(header: &'a Header, options: &'a GenerationOptions) -> Self {
+        let allowed: &[Instrument] = if options.enforce_instruments { &header.instruments } else { &[] };
+        let missing = if options.every_instrument { allowed.to_vec() } else { Vec::new() };
+        Self { allowed, ranges: &options.ranges, missing }
+    }
+
+    fn may_play(&self, instrument: Instrument) -> bool {
+        self.allowed.is_empty() || self.allowed.contains(&instrument)
+    }
+
+    fn in_range(&self, instrument: Instrument, pitch: u8) -> bool {
+        self.ranges.iter().find(|(i, _)| *i == instrument).is_none_or(|(_, range)| range.contains(&pitch))
+    }
+
+    fn played(&mut self, instrument: Instrument) {
+        self.missing.retain(|&i| i != instrument);
+    }
+
+    /// How far to push the scores of a missing instrument's token: more as the first bar runs
+    /// out, so a part left out enters where the model finds a place for it, not on the last
+    /// tick the bar line allows.
+    fn push(&self, reader: &EventReader) -> f32 {
+        let progress = 1.0 - reader.room_in_bar() as f32 / reader.bar_ticks() as f32;
+        MISSING_PUSH * progress.clamp(0.0, 1.0)
+    }
+}
+
+/// The most a missing instrument's score is raised (at the end of the first bar), in logits.
+const MISSING_PUSH: f32 = 8.0;
+
+/// Whether `token` may come next, where `reader` stands, under `rules`: a pitch takes its
+/// duration next, header tokens never recur, (as in the encoding) a shift stays inside its
+/// bar, a pitch needs an allowed instrument first (the prompt may have left another one
+/// current) and lies in its range, and no bar line is drawn while a requested instrument has
+/// not played; with no shift left in the bar, a missing instrument is the only way on. Before
+/// a note, instrument, velocity and pitch come in the encoding's order, each once, so pushing a
+/// missing part cannot make the sampler switch back and forth without time moving on.
+fn allowed_next(token: Token, previous: Option<Token>, reader: &EventReader, rules: &InstrumentRules) -> bool {
     if reader.awaiting_duration() {
         return matches!(token, Token::Duration(_));
     }
+    // The encoding's order before a note: instrument, velocity, pitch, each at most once.
+    let out_of_order = matches!(
+        (token, previous),
+        (Token::Instrument(_), Some(Token::Instrument(_) | Token::Velocity(_)))
+            | (Token::Velocity(_), Some(Token::Velocity(_)))
+    );
+    if out_of_order {
+        return false;
+    }
+    let stalled = !rules.missing.is_empty() && reader.room_in_bar() <= 1;
+    let current_missing = rules.missing.contains(&reader.instrument());
     match token {
         Token::Pad | Token::Start | Token::Style(_) | Token::End | Token::Duration(_) => false,
-        Token::Instrument(i) => instruments.is_empty() || instruments.contains(&i),
+        Token::Instrument(i) if stalled => rules.missing.contains(&i),
+        Token::Instrument(i) => rules.may_play(i),
         Token::Shift(n) => n < reader.room_in_bar(),
-        Token::Pitch(_) => instruments.is_empty() || instruments.contains(&reader.instrument()),
-        Token::Bar | Token::Velocity(_) => true,
+        Token::Pitch(p) => {
+            rules.may_play(reader.instrument())
+                && rules.in_range(reader.instrument(), p)
+                && (!stalled || current_missing)
+        }
+        Token::Bar => rules.missing.is_empty(),
+        Token::Velocity(_) => !stalled || current_missing,
     }
 }
 
@@ -152,6 +222,19 @@ pub fn sample(
         }
     }
     Some(best)
+}
+
+/// The next token under the grammar and the instrument rules.
+fn draw_token(
+    logits: &[f32],
+    options: &GenerationOptions,
+    previous: Option<Token>,
+    reader: &EventReader,
+    rules: &InstrumentRules,
+    rng: &mut StdRng,
+) -> Option<u32> {
+    let allowed = |id: u32| Token::from_id(id).is_some_and(|t| allowed_next(t, previous, reader, rules));
+    sample(logits, options.temperature, options.top_p, allowed, rng)
 }
 
 /// The prompt's tokens within `budget` (header included): whole bars from the end.
@@ -256,7 +339,7 @@ pub fn continue_prompt(
     let mut rng = StdRng::seed_from_u64(options.seed);
     let default_instrument = prompt.header.instruments.first().copied().unwrap_or(Instrument::Piano);
     let mut reader = EventReader::new(prompt.bar_ticks, default_instrument);
-    let enforced = if options.enforce_instruments { prompt.header.instruments.clone() } else { Vec::new() };
+    let mut rules = InstrumentRules::new(&prompt.header, options);
     for &t in &sequence[header_len..] {
         reader.read(t);
     }
@@ -274,10 +357,21 @@ pub fn continue_prompt(
         if logits.len() != VOCAB_SIZE {
             return Err(GenerateError::Model);
         }
-        let allowed = |id: u32| Token::from_id(id).is_some_and(|t| allowed_next(t, &reader, &enforced));
-        let Some(token) =
-            sample(&logits, options.temperature, options.top_p, allowed, &mut rng).and_then(Token::from_id)
-        else {
+        if !rules.missing.is_empty() {
+            let push = rules.push(&reader);
+            // The current instrument needs no token to play.
+            for &instrument in rules.missing.iter().filter(|&&i| i != reader.instrument()) {
+                logits[Token::Instrument(instrument).id() as usize] += push;
+            }
+        }
+        let previous = sequence.last().copied();
+        let mut drawn = draw_token(&logits, options, previous, &reader, &rules, &mut rng);
+        if drawn.is_none() && !rules.missing.is_empty() {
+            // A corner the presence rule has no way out of: the model goes on without it.
+            rules.missing.clear();
+            drawn = draw_token(&logits, options, previous, &reader, &rules, &mut rng);
+        }
+        let Some(token) = drawn.and_then(Token::from_id) else {
             return Err(GenerateError::Model);
         };
         generated += 1;
@@ -288,6 +382,7 @@ pub fn continue_prompt(
             let start = note.start + offset;
             let note = GridNote { start, duration: note.duration.min(end_tick.saturating_sub(start).max(1)), ..note };
             first_note.get_or_insert_with(|| started.elapsed().as_secs_f64());
+            rules.played(note.instrument);
             on_note(note);
             notes.push(note);
         }
@@ -312,4 +407,64 @@ pub fn continue_prompt(
         first_note_seconds: first_note,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(ranges: Vec<(Instrument, RangeInclusive<u8>)>) -> GenerationOptions {
+        GenerationOptions { ranges, ..GenerationOptions::default() }
+    }
+
+    #[test]
+    fn a_pitch_outside_its_instruments_range_is_never_drawn() {
+        let header = Header::new(0, [Instrument::Violin, Instrument::Cello]);
+        let options = options(vec![(Instrument::Violin, 55..=103), (Instrument::Cello, 36..=81)]);
+        let rules = InstrumentRules::new(&header, &options);
+        let mut reader = EventReader::new(48, Instrument::Violin);
+        assert!(!allowed_next(Token::Pitch(43), None, &reader, &rules), "a violin has no G2");
+        assert!(allowed_next(Token::Pitch(55), None, &reader, &rules));
+        reader.read(Token::Instrument(Instrument::Cello));
+        assert!(allowed_next(Token::Pitch(43), None, &reader, &rules));
+        assert!(!allowed_next(Token::Pitch(90), None, &reader, &rules));
+        reader.read(Token::Instrument(Instrument::Piano));
+        assert!(!allowed_next(Token::Pitch(60), None, &reader, &rules), "piano was not asked for");
+    }
+
+    #[test]
+    fn the_first_bar_line_waits_for_every_requested_instrument() {
+        let header = Header::new(0, [Instrument::Violin, Instrument::Viola]);
+        let options = options(Vec::new());
+        let mut rules = InstrumentRules::new(&header, &options);
+        let mut reader = EventReader::new(48, Instrument::Violin);
+        assert!(!allowed_next(Token::Bar, None, &reader, &rules));
+        rules.played(Instrument::Violin);
+        assert!(!allowed_next(Token::Bar, None, &reader, &rules), "the viola has not played");
+        // Late in the bar the missing part is pushed harder than early.
+        let early = rules.push(&reader);
+        reader.read(Token::Shift(47));
+        assert!(rules.push(&reader) > early);
+        // No shift left: only the missing instrument can go on, and then its notes.
+        assert!(!allowed_next(Token::Pitch(70), None, &reader, &rules), "the violin again");
+        assert!(!allowed_next(Token::Instrument(Instrument::Violin), None, &reader, &rules));
+        assert!(allowed_next(Token::Instrument(Instrument::Viola), None, &reader, &rules));
+        reader.read(Token::Instrument(Instrument::Viola));
+        assert!(allowed_next(Token::Pitch(60), None, &reader, &rules));
+        let viola = Some(Token::Instrument(Instrument::Viola));
+        assert!(
+            !allowed_next(Token::Instrument(Instrument::Violin), viola, &reader, &rules),
+            "two instruments in a row"
+        );
+        rules.played(Instrument::Viola);
+        assert!(allowed_next(Token::Bar, None, &reader, &rules));
+    }
+
+    #[test]
+    fn a_musician_may_allow_fewer_instruments() {
+        let header = Header::new(0, [Instrument::Violin, Instrument::Viola]);
+        let options = GenerationOptions { every_instrument: false, ..GenerationOptions::default() };
+        let rules = InstrumentRules::new(&header, &options);
+        assert!(allowed_next(Token::Bar, None, &EventReader::new(48, Instrument::Violin), &rules));
+    }
 }

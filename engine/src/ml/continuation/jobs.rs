@@ -7,7 +7,9 @@ use cadenza_models::continuation::GridNote;
 use cadenza_models::continuation::generate::{GenerationOptions, continue_prompt};
 use cadenza_models::continuation::recognise::likely_style;
 
-use super::{ContinuationRequest, StreamedNote, prompt_of, shipped_model, song_note, variation_tracks};
+use super::{
+    ContinuationRequest, StreamedNote, instrument_ranges, prompt_of, shipped_model, song_note, variation_tracks,
+};
 use crate::protocol::{Event, Job, JobError, JobOutput};
 use crate::song::Song;
 
@@ -23,9 +25,11 @@ pub fn continuation_job(song: Arc<Song>, request: ContinuationRequest) -> Job {
         let mut results = Vec::with_capacity(variations);
         let mut notices = Vec::new();
         let mut stats = Vec::new();
+        let ranges = instrument_ranges(&prompt.header.instruments);
         for variation in 0..variations {
             let options = GenerationOptions {
                 seed: request.options.seed.wrapping_add(variation as u64),
+                ranges: ranges.clone(),
                 ..request.options.clone()
             };
             let total = f64::from(options.bars.max(1)) * f64::from(prompt.bar_ticks);

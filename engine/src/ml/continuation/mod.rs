@@ -4,6 +4,7 @@
 
 mod jobs;
 
+use std::ops::RangeInclusive;
 use std::sync::{Arc, OnceLock};
 
 use cadenza_models::continuation::generate::Prompt;
@@ -31,6 +32,15 @@ pub fn shipped_model() -> Result<Arc<ContinuationModel>, String> {
                 .map_err(|e| format!("the continuation model could not be loaded: {e}"))
         })
         .clone()
+}
+
+/// Each instrument's playable range from the engine's table (the one the roll shades), by the
+/// GM program it plays with: what generation keeps every note of it inside.
+pub fn instrument_ranges(instruments: &[Instrument]) -> Vec<(Instrument, RangeInclusive<u8>)> {
+    instruments
+        .iter()
+        .filter_map(|&i| crate::instrument_range::playable_range(i.program(), false).map(|range| (i, range)))
+        .collect()
 }
 
 /// The style index of a name, or an error listing the valid names.
