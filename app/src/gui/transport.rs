@@ -184,7 +184,11 @@ fn backend_choice(session: &Session, studio: &mut Studio, ui: &mut egui::Ui) {
     });
     ui.horizontal(|ui| {
         ui.label("Server remote://");
-        ui.add(egui::TextEdit::singleline(&mut studio.server_address).desired_width(160.0));
+        // A fixed id: the device lists above it change while the menu is open (a rescan, a
+        // device plugged in), and an id from the position would drop the focus mid-typing.
+        ui.add(
+            egui::TextEdit::singleline(&mut studio.server_address).id_salt("ml-server-address").desired_width(160.0),
+        );
         let address = RemoteAddress::parse(&format!("remote://{}", studio.server_address.trim()));
         let connect = ui.add_enabled(address.is_ok(), egui::Button::new("Use server"));
         let connect = match &address {
