@@ -31,8 +31,9 @@ fn wait_for(engine: &EngineHandle, id: JobId, bar: Option<&ProgressBar>) -> Resu
             Event::JobCancelled { id: job } if job == id => bail!("cancelled"),
             Event::Notice(text) => note(bar, &text),
             // Where a server was asked for, say whether it is used (a local choice is quiet).
-            Event::Backend { kind: BackendKind::Remote, reason, .. } => note(bar, &format!("models on {reason}")),
-            Event::Backend { reason, .. } if reason.contains("remote://") => note(bar, &reason),
+            Event::Backend { kind, reason, .. } if kind == BackendKind::Remote || reason.contains("remote://") => {
+                note(bar, &backend_line(kind, reason));
+            }
             _ => {}
         }
     }
@@ -44,14 +45,16 @@ fn wait_for_backend(engine: &EngineHandle) {
     let patience = cadenza_models::remote::CONNECT_TIMEOUT + Duration::from_secs(5);
     while let Ok(event) = engine.events().recv_timeout(patience) {
         match event {
-            Event::Backend { kind: BackendKind::Remote, reason, .. } => {
-                return note(None, &format!("models on {reason}"));
-            }
-            Event::Backend { reason, .. } => return note(None, &reason),
+            Event::Backend { kind, reason, .. } => return note(None, &backend_line(kind, reason)),
             Event::Notice(text) => note(None, &text),
             _ => {}
         }
     }
+}
+
+/// What the backend choice says: the server in use, or why it is not.
+fn backend_line(kind: BackendKind, reason: String) -> String {
+    if kind == BackendKind::Remote { format!("models on {reason}") } else { reason }
 }
 
 fn note(bar: Option<&ProgressBar>, text: &str) {

@@ -13,8 +13,8 @@ use std::time::Instant;
 
 use cadenza_engine::midi::read_song;
 use cadenza_engine::ml::continuation::{
-    ContinuationRequest, GenerationOptions, Instrument, bar_length, instrument_ranges, parse_instruments, prompt_of,
-    shipped_model, style_index,
+    ContinuationRequest, GenerationOptions, Instrument, bar_length, end_of_last_bar, instrument_ranges,
+    parse_instruments, prompt_of, shipped_model, style_index,
 };
 use cadenza_engine::song::Song;
 use cadenza_models::continuation::generate::continue_prompt;
@@ -84,17 +84,12 @@ fn main() {
 
     let mut cases = Vec::new();
     // The case the issue was filed on: the whole chorale as the prompt, seed 3.
-    if let Some(work) = corpus.works.iter().find(|w| w.id.contains("bwv269")) {
-        if let Ok(song) = read_song(&corpus.midi_path(work)) {
-            let end = song.end_tick();
-            let to = if end == 0 {
-                0
-            } else {
-                cadenza_engine::ml::continuation::bar_start(&song, end - 1) + bar_length(&song, end - 1)
-            };
-            let style = style_index("bach").unwrap_or(0);
-            cases.push(Case { name: "bwv269".into(), song, to, style, instruments: set(0), seed: 3 });
-        }
+    if let Some(work) = corpus.works.iter().find(|w| w.id.contains("bwv269"))
+        && let Ok(song) = read_song(&corpus.midi_path(work))
+    {
+        let to = end_of_last_bar(&song);
+        let style = style_index("bach").unwrap_or(0);
+        cases.push(Case { name: "bwv269".into(), song, to, style, instruments: set(0), seed: 3 });
     }
     let bwv269 = cases.len();
     // Held-out works, spread over the test split (sorted by id, evenly spaced), four bars each.

@@ -60,6 +60,19 @@ fn transcribe(backend: &str, wav: &Path, midi: &Path) -> Command {
     command
 }
 
+/// Runs `client`, kills the server `after_ms` into it, and returns what the client said; the
+/// client must still succeed (on the CPU).
+fn kill_the_server_while(server: &mut Server, mut client: Command, after_ms: u64) -> String {
+    let client = client.spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(after_ms));
+    server.child.kill().unwrap();
+    let run = client.wait_with_output().unwrap();
+    let text = stderr(&run);
+    println!("{text}");
+    assert!(run.status.success(), "{text}");
+    text
+}
+
 /// (pitch, start tick, length) of every note.
 fn notes(midi: &Path) -> Vec<(u8, u64, u64)> {
     let song = read_song(midi).unwrap();
@@ -97,14 +110,9 @@ fn a_server_killed_mid_job_leaves_the_job_to_the_cpu_with_the_same_notes() {
 
     let mut server = Server::start();
     let remote = dir.path().join("remote.mid");
-    let client = transcribe(&server.address, &wav, &remote).spawn().unwrap();
-    // The client's first windows are on the server by now (connecting takes milliseconds).
-    std::thread::sleep(Duration::from_millis(1500));
-    server.child.kill().unwrap();
-    let run = client.wait_with_output().unwrap();
-    let text = stderr(&run);
-    println!("{text}");
-    assert!(run.status.success(), "{text}");
+    // The client's first windows are on the server by then (connecting takes milliseconds).
+    let client = transcribe(&server.address, &wav, &remote);
+    let text = kill_the_server_while(&mut server, client, 1500);
     assert!(text.contains("finishing on the CPU"), "no fallback notice: {text}");
     assert_eq!(notes(&local), notes(&remote));
 }
@@ -121,13 +129,8 @@ fn a_batch_runs_several_files_on_the_server_and_finishes_on_the_cpu_when_it_goes
     let mut server = Server::start();
     let out = dir.path().join("midi");
     // A folder is a batch.
-    let client = transcribe(&server.address, &library, &out).spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(2500));
-    server.child.kill().unwrap();
-    let run = client.wait_with_output().unwrap();
-    let text = stderr(&run);
-    println!("{text}");
-    assert!(run.status.success(), "{text}");
+    let client = transcribe(&server.address, &library, &out);
+    let text = kill_the_server_while(&mut server, client, 2500);
     assert!(text.contains("4 files at once"), "{text}");
     assert_eq!(text.matches("finishing on the CPU").count(), 1, "one notice: {text}");
     assert!(text.contains("6 written, 0 skipped (done before), 0 failed"), "{text}");

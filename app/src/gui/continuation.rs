@@ -5,7 +5,7 @@
 
 use cadenza_engine::ml::continuation::{
     ContinuationRequest, GenerationOptions, Instrument, MAX_INSTRUMENTS, STYLE_DESCRIPTIONS, STYLES, StreamedNote,
-    Variation, bar_length, bar_start, continuation_job, style_guess_job,
+    Variation, bar_length, bar_start, continuation_job, end_of_last_bar, style_guess_job,
 };
 use cadenza_engine::song::Track;
 use cadenza_engine::{Audition, Command, Edit, GestureId, JobId, JobOutput};
@@ -93,8 +93,7 @@ impl Panel {
             let playhead = session.playhead();
             let to = if playhead == 0 {
                 // The whole song, to the end of its last bar.
-                let end = song.end_tick();
-                if end == 0 { 0 } else { bar_start(song, end - 1) + bar_length(song, end - 1) }
+                end_of_last_bar(song)
             } else {
                 // Up to the bar the playhead is in.
                 bar_start(song, playhead)

@@ -69,6 +69,13 @@ pub fn bar_length(song: &Song, tick: u64) -> u64 {
     timing::ticks_per_bar(song.ppq, &timing::signature_at(&song.time_signatures, tick))
 }
 
+/// The bar line after the song's last note ends (0 for a song without notes): where a
+/// continuation of the whole song starts.
+pub fn end_of_last_bar(song: &Song) -> u64 {
+    let end = song.end_tick();
+    if end == 0 { 0 } else { bar_start(song, end - 1) + bar_length(song, end - 1) }
+}
+
 /// The bar line at or before `tick`.
 pub fn bar_start(song: &Song, tick: u64) -> u64 {
     timing::bar_start(song.ppq, &song.time_signatures, tick)

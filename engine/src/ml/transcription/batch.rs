@@ -175,9 +175,12 @@ pub fn run(
 ) -> Result<BatchSummary, TranscribeError> {
     let started = Instant::now();
     let load = |device: &Device| BasicPitch::shipped(device).map_err(|e| TranscribeError::Model(e.to_string()));
-    let first_device = context.runtime.wait().device.clone();
-    // Loaded once up front: a model that cannot load fails the batch, not each file.
-    let model = context.runtime.run_with_fallback(context.on_notice, || load(&context.runtime.wait().device))?;
+    // Loaded once up front: a model that cannot load fails the batch, not each file. The device
+    // is the one it loaded on (the CPU, if the server went while it loaded).
+    let (first_device, model) = context.runtime.run_with_fallback(context.on_notice, || {
+        let device = context.runtime.wait().device.clone();
+        load(&device).map(|model| (device, model))
+    })?;
     let next = AtomicUsize::new(0);
     let summary = Mutex::new(BatchSummary { skipped: plan.done.len(), ..BatchSummary::default() });
     std::thread::scope(|scope| {
