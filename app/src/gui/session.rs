@@ -53,6 +53,10 @@ pub struct Session {
     owners: BTreeMap<JobId, JobOwner>,
     /// The primary button is held: slider and drag-value edits join one undo step.
     pointer_down: bool,
+    /// The button was released this frame. A control still moves in its release frame (to
+    /// where the pointer let go, e.g. after the engine's echo of an earlier edit reset it), so
+    /// the gesture ends at the start of the next frame, not before that edit.
+    releasing: bool,
 }
 
 impl Session {
@@ -72,6 +76,7 @@ impl Session {
             jobs: BTreeMap::new(),
             owners: BTreeMap::new(),
             pointer_down: false,
+            releasing: false,
         }
     }
 
@@ -114,7 +119,7 @@ impl Session {
                 self.keep_selected_track();
                 self.dirty = true;
                 self.can_undo = true;
-                match continuous_gesture(&edit).filter(|_| self.pointer_down) {
+                match continuous_gesture(&edit).filter(|_| self.in_gesture()) {
                     Some(gesture) => self.send(Command::EditInGesture(edit, gesture)),
                     None => self.send(Command::Edit(edit)),
                 }
@@ -126,7 +131,7 @@ impl Session {
     /// An edit made while a control is dragged: edits join one undo step until the button is
     /// released.
     pub fn edit_continuously(&mut self, edit: Edit) {
-        if self.pointer_down {
+        if self.in_gesture() {
             let song = Arc::make_mut(&mut self.song);
             match edit.clone().apply(song) {
                 Ok(_) => {
@@ -162,12 +167,19 @@ impl Session {
         }
     }
 
-    /// Follows the pointer once a frame; a release ends the drag's gesture.
+    /// Follows the pointer once a frame, before the frame's widgets; a release ends the drag's
+    /// gesture once its frame is over.
     pub fn pointer(&mut self, down: bool, released: bool) {
-        if released && self.pointer_down {
+        if self.releasing {
             self.send(Command::EndGesture);
         }
+        self.releasing = released && self.pointer_down;
         self.pointer_down = down;
+    }
+
+    /// Whether a drag's edits are still one undo step (the button held, or let go this frame).
+    fn in_gesture(&self) -> bool {
+        self.pointer_down || self.releasing
     }
 
     /// Keeps the selected track within the song's tracks.
