@@ -12,6 +12,7 @@ pub mod remote;
 pub mod runtime;
 #[cfg(feature = "train")]
 pub mod training;
+pub mod understanding;
 pub mod vae;
 
 /// The device models run on (re-exported so the engine needs no direct Burn dependency).

@@ -178,7 +178,13 @@ impl StyleClassifier {
     /// outnumber everything else).
     pub fn fit(examples: &[([f64; FEATURES], u8)], iterations: usize) -> Self {
         // Every style but "any", which is the absence of one.
-        let classes = usize::from(ANY_STYLE);
+        Self::fit_classes(examples, usize::from(ANY_STYLE), iterations)
+    }
+
+    /// Fits on examples labelled 0..`classes` (another model's classes: the understanding
+    /// model's eight styles), each class weighted equally.
+    pub fn fit_classes(examples: &[([f64; FEATURES], u8)], classes: usize, iterations: usize) -> Self {
+        let classes = classes.max(1);
         let n = examples.len().max(1) as f64;
         let mut mean = vec![0.0; FEATURES];
         let mut scale = vec![0.0; FEATURES];
