@@ -97,7 +97,7 @@ impl GridWork {
     }
 
     /// The transpositions within ±`max` that keep every note in the piano range.
-    fn transpositions(&self, max: i32) -> (i32, i32) {
+    pub(crate) fn transpositions(&self, max: i32) -> (i32, i32) {
         let low = self.notes.iter().map(|n| n.pitch).min().unwrap_or(60);
         let high = self.notes.iter().map(|n| n.pitch).max().unwrap_or(60);
         let down = (i32::from(LOWEST_PITCH) - i32::from(low)).max(-max).min(0);

@@ -12,7 +12,6 @@ use super::octuple::{MAX_BARS, Octuple, encode};
 use super::styles::{STYLE_CLASSES, style_class};
 use crate::continuation::codec::GridNote;
 use crate::continuation::dataset::{GridWork, grid_work};
-use crate::continuation::vocab::{HIGHEST_PITCH, LOWEST_PITCH};
 use crate::data::{Corpus, Split};
 
 /// The corpus's files keep no tempo the reader reads (see `octuple::TEMPO_BUCKETS`).
@@ -75,10 +74,7 @@ impl StyledWork {
 
     /// A transposition within ±`max` semitones that keeps the work in the piano range.
     fn random_transposition(&self, rng: &mut StdRng, max: i32) -> i32 {
-        let low = self.grid.notes.iter().map(|n| n.pitch).min().unwrap_or(60);
-        let high = self.grid.notes.iter().map(|n| n.pitch).max().unwrap_or(60);
-        let down = (i32::from(LOWEST_PITCH) - i32::from(low)).max(-max).min(0);
-        let up = (i32::from(HIGHEST_PITCH) - i32::from(high)).min(max).max(0);
+        let (down, up) = self.grid.transpositions(max);
         rng.random_range(down..=up)
     }
 
